@@ -1,0 +1,143 @@
+//! [`Labeler`]: report text -> token windows -> model -> labels.
+
+use crate::config::{LabelConfig, LabelerOptions, OutputLayout};
+use crate::error::Result;
+use crate::model::Model;
+use crate::postprocess::{self, Labels};
+use crate::tokenize::ReportTokenizer;
+
+/// A loaded student, ready to label reports.
+///
+/// Immutable once built (the model is optimized once, at construction) and `Send + Sync`: share
+/// one behind an `Arc` between threads.
+pub struct Labeler {
+    tokenizer: ReportTokenizer,
+    model: Model,
+    layout: OutputLayout,
+    config: LabelConfig,
+    options: LabelerOptions,
+}
+
+impl Labeler {
+    /// Builds a labeler from the three files of a model folder, as bytes: the ONNX model, its
+    /// `tokenizer.json` and its `labels.json` contract.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] or [`crate::Error::UnsupportedVersion`] for a bad `labels.json`,
+    /// [`crate::Error::Tokenizer`] for a bad `tokenizer.json`, [`crate::Error::ModelLoad`] for bytes
+    /// that are not a runnable ONNX model, and [`crate::Error::Contract`] when the model's inputs
+    /// or output differ from `labels.json`.
+    pub fn from_bytes(onnx: &[u8], tokenizer_json: &[u8], labels_json: &[u8], options: LabelerOptions) -> Result<Self> {
+        let config = LabelConfig::from_json(labels_json)?;
+        let layout = config.output_layout()?;
+        let tokenizer = ReportTokenizer::from_bytes(tokenizer_json, config.max_length)?;
+        let model = Model::from_bytes(onnx, &config)?;
+        Ok(Labeler { tokenizer, model, layout, config, options })
+    }
+
+    /// Builds a labeler from a model folder holding `model.onnx`, `tokenizer.json` and
+    /// `labels.json` (what `cxr-trainer export` writes).
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] naming the file that cannot be read, then as [`Labeler::from_bytes`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: impl AsRef<std::path::Path>, options: LabelerOptions) -> Result<Self> {
+        let read = |name: &str| {
+            let path = dir.as_ref().join(name);
+            std::fs::read(&path).map_err(|source| crate::Error::Io { path, source })
+        };
+        Labeler::from_bytes(&read("model.onnx")?, &read("tokenizer.json")?, &read("labels.json")?, options)
+    }
+
+    /// The shipped student embedded in this build (feature `embedded-model`).
+    ///
+    /// # Errors
+    /// As [`Labeler::from_bytes`]; the embedded files are checked by the test suite, so an error
+    /// here means a broken build.
+    #[cfg(feature = "embedded-model")]
+    pub fn embedded(options: LabelerOptions) -> Result<Self> {
+        Labeler::from_bytes(
+            include_bytes!("../model/model.onnx"),
+            include_bytes!("../model/tokenizer.json"),
+            include_bytes!("../model/labels.json"),
+            options,
+        )
+    }
+
+    /// The model's contract, as read from its `labels.json`.
+    pub fn config(&self) -> &LabelConfig {
+        &self.config
+    }
+
+    /// The options this labeler was built with.
+    pub fn options(&self) -> &LabelerOptions {
+        &self.options
+    }
+
+    /// The token ids the model sees for `text`: one window per list, special tokens included,
+    /// each at most `max_length` long. A text that fits is one window.
+    ///
+    /// # Errors
+    /// [`crate::Error::Tokenizer`] if the tokenizer fails.
+    pub fn token_windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+        self.tokenizer.windows(text)
+    }
+
+    /// Labels one report. See [`Labeler::label_batch`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Tokenizer`] or [`crate::Error::Inference`] if a dependency fails.
+    pub fn label(&self, text: &str) -> Result<Labels> {
+        let mut labels = self.label_batch(&[text])?;
+        Ok(labels.pop().expect("one report gives one result"))
+    }
+
+    /// Labels several reports, returning one [`Labels`] per report, in input order.
+    ///
+    /// A report that is empty or only whitespace is labeled without the model: every observation
+    /// not mentioned. A report longer than the model's `max_length` is split at sentence
+    /// boundaries into windows that fit (never truncated); the windows are labeled and merged
+    /// (positive > uncertain > negative > not mentioned; No Finding stays positive only if no
+    /// window reports a pathology).
+    ///
+    /// All windows of all reports are sorted by length and run in batches of at most
+    /// [`LabelerOptions::batch_size`] windows, each padded to its longest window and run in one
+    /// inference call.
+    ///
+    /// # Errors
+    /// [`crate::Error::Tokenizer`] or [`crate::Error::Inference`] if a dependency fails; no
+    /// partial result is returned.
+    pub fn label_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Labels>> {
+        // (report index, window ids) for every window of every non-blank report.
+        let mut windows: Vec<(usize, Vec<u32>)> = Vec::new();
+        for (report, text) in texts.iter().enumerate() {
+            let text = text.as_ref();
+            if !text.trim().is_empty() {
+                windows.extend(self.tokenizer.windows(text)?.into_iter().map(|ids| (report, ids)));
+            }
+        }
+        let mut order: Vec<usize> = (0..windows.len()).collect();
+        order.sort_by_key(|&index| windows[index].1.len());
+
+        let mut per_report: Vec<Vec<Labels>> = vec![Vec::new(); texts.len()];
+        let mut decoded: Vec<Option<Labels>> = vec![None; windows.len()];
+        for chunk in order.chunks(self.options.batch_size) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|&index| windows[index].1.as_slice()).collect();
+            let logits = self.model.logits(&batch, self.tokenizer.pad_id())?;
+            for (&index, window_logits) in chunk.iter().zip(logits.chunks_exact(logits.len() / chunk.len())) {
+                decoded[index] = Some(postprocess::decode(window_logits, &self.layout));
+            }
+        }
+        // Windows were created in report order, so pushing in window order keeps each report's
+        // windows in text order.
+        for ((report, _), labels) in windows.iter().zip(decoded) {
+            per_report[*report].push(labels.expect("every window was in exactly one batch"));
+        }
+        Ok(per_report
+            .into_iter()
+            .map(|report_windows| {
+                if report_windows.is_empty() { Labels::nothing_mentioned() } else { postprocess::merge(report_windows) }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,88 @@
+//! Report text to model windows: token ids that fit the model's `max_length`, special tokens
+//! included. Wraps `tokenizers` (the same engine natively and in WebAssembly).
+
+use tokenizers::Tokenizer;
+
+use crate::error::{Error, Result};
+use crate::window::{self, TokenPlace};
+
+/// A tokenizer bound to a model's context length.
+pub(crate) struct ReportTokenizer {
+    tokenizer: Tokenizer,
+    /// Special tokens the tokenizer puts before and after a single sequence (`[CLS]`, `[SEP]`).
+    prefix: Vec<u32>,
+    suffix: Vec<u32>,
+    /// Room for text tokens in one window: `max_length` minus the special tokens.
+    budget: usize,
+    /// The padding id the file declares, or 0.
+    pad_id: u32,
+}
+
+impl ReportTokenizer {
+    /// Loads a `tokenizer.json` and prepares windows of at most `max_length` tokens.
+    ///
+    /// The file's own truncation and padding settings are ignored: the runtime splits long
+    /// reports itself and pads batches itself.
+    pub(crate) fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
+        let mut tokenizer = Tokenizer::from_bytes(json)
+            .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source })?;
+        let pad_id = tokenizer.get_padding().map_or(0, |padding| padding.pad_id);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|source| Error::Tokenizer { context: "disabling truncation", source })?;
+        tokenizer.with_padding(None);
+        let probe = tokenizer
+            .encode("x", true)
+            .map_err(|source| Error::Tokenizer { context: "encoding a probe text", source })?;
+        let mask = probe.get_special_tokens_mask();
+        let leading = mask.iter().take_while(|&&special| special == 1).count();
+        let trailing = mask[leading..].iter().rev().take_while(|&&special| special == 1).count();
+        let ids = probe.get_ids();
+        let prefix = ids[..leading].to_vec();
+        let suffix = ids[ids.len() - trailing..].to_vec();
+        let budget = max_length.checked_sub(prefix.len() + suffix.len()).filter(|&room| room > 0).ok_or_else(|| {
+            Error::config(format!(
+                "max_length {max_length} leaves no room for text after {} special tokens",
+                prefix.len() + suffix.len()
+            ))
+        })?;
+        Ok(ReportTokenizer { tokenizer, prefix, suffix, budget, pad_id })
+    }
+
+    /// Token ids of `text`, split into windows that each fit the model (special tokens added to
+    /// each). A report that fits is one window; a longer one is split at sentence boundaries (see
+    /// [`crate::window::pack`]). Every text token lands in exactly one window. An empty text gives
+    /// one window holding only the special tokens.
+    pub(crate) fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|source| Error::Tokenizer { context: "encoding a report", source })?;
+        let ids = encoding.get_ids();
+        if ids.len() <= self.budget {
+            return Ok(vec![self.wrap(ids)]);
+        }
+        let places: Vec<TokenPlace> = encoding
+            .get_offsets()
+            .iter()
+            .zip(encoding.get_word_ids())
+            .map(|(&(start, _), &word)| TokenPlace { start, word })
+            .collect();
+        let ranges = window::pack(&places, &window::sentence_spans(text), self.budget);
+        Ok(ranges.into_iter().map(|range| self.wrap(&ids[range])).collect())
+    }
+
+    fn wrap(&self, ids: &[u32]) -> Vec<u32> {
+        let mut window = Vec::with_capacity(self.prefix.len() + ids.len() + self.suffix.len());
+        window.extend_from_slice(&self.prefix);
+        window.extend_from_slice(ids);
+        window.extend_from_slice(&self.suffix);
+        window
+    }
+
+    /// The id to pad batches with: the one `tokenizer.json` declares, or 0. Padded positions are
+    /// masked out, so the value only has to be a valid index.
+    pub(crate) fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+}
