@@ -293,7 +293,8 @@ mod tests {
 
     #[test]
     fn broken_contracts_are_rejected_with_the_field_named() {
-        let cases: Vec<(Box<dyn Fn(&mut LabelConfig)>, &str)> = vec![
+        type Breakage = Box<dyn Fn(&mut LabelConfig)>;
+        let cases: Vec<(Breakage, &str)> = vec![
             (
                 Box::new(|c| {
                     c.observations.pop();

@@ -42,6 +42,8 @@ mod model;
 mod observation;
 mod postprocess;
 mod tokenize;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 pub mod window;
 
 pub use config::{FORMAT_VERSION, FloatType, InputSpec, IntegerType, LabelConfig, LabelerOptions, OutputSpec};
@@ -49,3 +51,8 @@ pub use error::{BoxError, Error, Result};
 pub use labeler::Labeler;
 pub use observation::{Observation, Status, UnknownName};
 pub use postprocess::{Finding, Labels, Probabilities};
+
+/// The README's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -25,7 +25,7 @@ pub struct LabelWriter<W: Write> {
 }
 
 enum Inner<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Jsonl(W),
 }
 
@@ -46,7 +46,7 @@ impl<W: Write> LabelWriter<W> {
                 let mut writer = csv::Writer::from_writer(output);
                 let header = std::iter::once("Reports").chain(Observation::ALL.iter().map(|o| o.name()));
                 writer.write_record(header).map_err(std::io::Error::from)?;
-                Inner::Csv(writer)
+                Inner::Csv(Box::new(writer))
             }
             OutputFormat::Jsonl => Inner::Jsonl(output),
         };

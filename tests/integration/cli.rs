@@ -208,6 +208,18 @@ fn output_format_follows_the_output_extension() {
     assert!(first.starts_with("{\"id\":null,\"labels\":{\"No Finding\""), "{first}");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_device_output_is_written_in_place() {
+    let run = cxr_label(
+        &["label", "-", "--model", &model_arg(), "-o", "/dev/null", "--format", "csv"],
+        Some(b"{\"text\": \"x\"}\n"),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let metadata = std::fs::metadata("/dev/null").expect("/dev/null exists");
+    assert!(!metadata.is_file(), "/dev/null must not be replaced by a file");
+}
+
 /// Runs a failing command and returns its stderr, checking the exit status and that the output
 /// file was not created.
 fn failure(args: &[&str], stdin: Option<&[u8]>, output: Option<&Path>) -> String {

@@ -135,24 +135,31 @@ fn label(args: LabelArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = pipeline::Settings { threads, job_size: usize::from(args.batch_size) * 4 };
 
+    let run = |output: Box<dyn Write>| -> anyhow::Result<pipeline::Summary> {
+        let mut writer = LabelWriter::new(std::io::BufWriter::new(output), output_format)?;
+        let summary = pipeline::run(reader, &labeler, &mut writer, settings, &progress)
+            .with_context(|| format!("labeling {}", args.input.display()))?;
+        writer.finish()?.flush()?;
+        Ok(summary)
+    };
     let summary = match &args.output {
-        None => {
-            let stdout = std::io::stdout().lock();
-            let mut writer = LabelWriter::new(std::io::BufWriter::new(stdout), output_format)?;
-            let summary = pipeline::run(reader, &labeler, &mut writer, settings, &progress)
-                .with_context(|| format!("labeling {}", args.input.display()))?;
-            writer.finish()?;
-            summary
+        None => run(Box::new(std::io::stdout().lock()))?,
+        // A device or pipe (`/dev/null`, a FIFO) is written in place: it cannot be replaced.
+        Some(path) if path.exists() && !path.is_file() => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            run(Box::new(file))?
         }
+        // A file is written whole or not at all: to a temporary file, renamed when done.
         Some(path) => {
             let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let temporary = tempfile::NamedTempFile::new_in(directory)
+            let temporary = temporary_file_builder()
+                .tempfile_in(directory)
                 .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
-            let mut writer = LabelWriter::new(std::io::BufWriter::new(temporary), output_format)?;
-            let summary = pipeline::run(reader, &labeler, &mut writer, settings, &progress).with_context(|| {
-                format!("labeling {} (nothing was written to {})", args.input.display(), path.display())
-            })?;
-            let temporary = writer.finish()?.into_inner().map_err(|error| error.into_error())?;
+            let summary = run(Box::new(temporary.reopen()?))
+                .with_context(|| format!("nothing was written to {}", path.display()))?;
             temporary.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
             summary
         }
@@ -171,6 +178,15 @@ fn label(args: LabelArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Temporary files get the permissions a newly created file would get (0666 less the umask),
+/// not tempfile's private 0600, since they become the output.
+fn temporary_file_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
 }
 
 fn extension_format(path: &Path) -> Option<Format> {

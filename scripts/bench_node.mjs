@@ -1,0 +1,64 @@
+// Milliseconds per report of the npm package (pkg/, build it with scripts/build-npm.sh) in Node:
+// `label` one report at a time and `labelBatch` over all of them, after a warm-up; prints the
+// median, min and max of --runs runs.
+//
+//   node scripts/bench_node.mjs [--model model] [--reports ../shared/data/iu/dev.jsonl] [--runs 5] [--limit 100]
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+
+import init, { Labeler } from "../pkg/cxr_labeler.js";
+
+const root = new URL("../", import.meta.url);
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: "tests/fixtures/tiny" },
+    reports: { type: "string", default: "../shared/data/iu/dev.jsonl" },
+    runs: { type: "string", default: "5" },
+    limit: { type: "string", default: "100" },
+    "batch-size": { type: "string", default: "32" },
+  },
+});
+const resolve = (path) => new URL(path, root);
+const read = (name) => readFile(resolve(`${values.model.replace(/\/$/, "")}/${name}`));
+
+await init({ module_or_path: await readFile(resolve("pkg/cxr_labeler_bg.wasm")) });
+const started = performance.now();
+const labeler = Labeler.fromBytes(await read("model.onnx"), await read("tokenizer.json"), await read("labels.json"), {
+  batchSize: Number(values["batch-size"]),
+});
+const loadMs = performance.now() - started;
+
+const text = (record) =>
+  record.text ??
+  [["FINDINGS: ", record.findings], ["IMPRESSION: ", record.impression]]
+    .filter(([, section]) => section && section.trim())
+    .map(([heading, section]) => heading + section)
+    .join("\n");
+const reports = (await readFile(resolve(values.reports), "utf8"))
+  .split("\n")
+  .filter((line) => line.trim())
+  .map((line) => text(JSON.parse(line)))
+  .slice(0, Number(values.limit));
+
+function measure(run) {
+  run(); // warm-up
+  const times = [];
+  for (let i = 0; i < Number(values.runs); i++) {
+    const start = performance.now();
+    run();
+    times.push((performance.now() - start) / reports.length);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], min: times[0], max: times.at(-1) };
+}
+
+const single = measure(() => reports.forEach((report) => labeler.label(report)));
+const batch = measure(() => labeler.labelBatch(reports));
+const info = labeler.info();
+console.log(`model ${info.name} (${values.model}), ${reports.length} reports, Node ${process.version}, load ${loadMs.toFixed(0)} ms`);
+console.log("| method | median ms/report | min | max |");
+console.log("|---|---|---|---|");
+for (const [name, t] of [["label", single], [`labelBatch (batch ${values["batch-size"]})`, batch]]) {
+  console.log(`| ${name} | ${t.median.toFixed(2)} | ${t.min.toFixed(2)} | ${t.max.toFixed(2)} |`);
+}
+labeler.free();

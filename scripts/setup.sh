@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests and the npm build need and a fresh machine lacks: the wasm32 target,
+# wasm-bindgen-cli at the version Cargo.lock pins, and the Node packages of package-lock.json.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must match the wasm-bindgen crate exactly (the generated glue is version-locked).
+wanted=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have" != "$wanted" ]; then
+  # Not --locked: the CLI's own lockfile pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$wanted"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund
+fi
