@@ -117,6 +117,12 @@ pub(crate) struct OutputLayout {
     pub status_axis: [usize; Status::COUNT],
 }
 
+impl OutputLayout {
+    /// Observations and statuses in canonical order.
+    pub const CANONICAL: OutputLayout =
+        OutputLayout { observation_axis: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], status_axis: [0, 1, 2, 3] };
+}
+
 impl LabelConfig {
     /// A contract in canonical order (observations as [`Observation::ALL`], statuses as
     /// [`Status::ALL`]), with `input_ids` and `attention_mask` as int64 and `logits` as output.

@@ -83,6 +83,31 @@ impl Labeler {
         self.tokenizer.windows(text)
     }
 
+    /// The model's raw logits for token windows (as [`Labeler::token_windows`] returns them), run
+    /// as one padded batch: `windows.len() * 14 * 4` floats, row-major
+    /// `[window][observation][status]` in canonical order ([`crate::Observation::ALL`],
+    /// [`crate::Status::ALL`]) whatever the model's own axis order. For parity checks of exported
+    /// models; labeling goes through [`Labeler::label_batch`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Inference`] if the model fails.
+    pub fn logits(&self, windows: &[&[u32]]) -> Result<Vec<f32>> {
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw = self.model.logits(windows, self.tokenizer.pad_id())?;
+        let per_window = crate::Observation::COUNT * crate::Status::COUNT;
+        let mut canonical = Vec::with_capacity(raw.len());
+        for window in raw.chunks_exact(per_window) {
+            for &row in &self.layout.observation_axis {
+                for &column in &self.layout.status_axis {
+                    canonical.push(window[row * crate::Status::COUNT + column]);
+                }
+            }
+        }
+        Ok(canonical)
+    }
+
     /// Labels one report. See [`Labeler::label_batch`].
     ///
     /// # Errors

@@ -51,6 +51,7 @@ pub use error::{BoxError, Error, Result};
 pub use labeler::Labeler;
 pub use observation::{Observation, Status, UnknownName};
 pub use postprocess::{Finding, Labels, Probabilities};
+pub use tokenize::ReportTokenizer;
 
 /// The README's Rust examples, compiled as doc tests.
 #[cfg(doctest)]

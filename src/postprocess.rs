@@ -104,6 +104,24 @@ impl Labels {
         &self.findings[observation.index()]
     }
 
+    /// Decodes logits in canonical layout (`14 * 4` floats, observations in
+    /// [`Observation::ALL`] order, statuses in [`Status::ALL`] order) exactly as the runtime
+    /// decodes a model's output: softmax, most probable status, the No Finding rules.
+    ///
+    /// # Panics
+    /// If `logits` does not hold `14 * 4` values.
+    pub fn from_canonical_logits(logits: &[f32]) -> Self {
+        decode(logits, &OutputLayout::CANONICAL)
+    }
+
+    /// Merges the labels of a report's windows, as the runtime does (see [`crate::Labeler::label_batch`]).
+    ///
+    /// # Panics
+    /// If `windows` is empty.
+    pub fn merge_windows(windows: Vec<Labels>) -> Self {
+        merge(windows)
+    }
+
     /// Whether any of the 12 pathologies is positive or uncertain.
     fn reports_pathology(&self) -> bool {
         self.findings.iter().any(|finding| {
@@ -225,10 +243,6 @@ impl<'de> Deserialize<'de> for Labels {
 mod tests {
     use super::*;
 
-    fn canonical() -> OutputLayout {
-        OutputLayout { observation_axis: std::array::from_fn(|index| index), status_axis: [0, 1, 2, 3] }
-    }
-
     /// Logits in canonical layout where each observation strongly prefers the given status.
     fn logits_for(statuses: &[(Observation, Status)]) -> Vec<f32> {
         let mut logits = vec![0.0; Observation::COUNT * Status::COUNT];
@@ -254,7 +268,7 @@ mod tests {
     fn decode_picks_the_most_probable_status_per_observation() {
         let labels = decode(
             &logits_for(&[(Observation::Cardiomegaly, Status::Positive), (Observation::Edema, Status::Negative)]),
-            &canonical(),
+            &OutputLayout::CANONICAL,
         );
         assert_eq!(labels.get(Observation::Cardiomegaly).status, Status::Positive);
         assert_eq!(labels.get(Observation::Edema).status, Status::Negative);
@@ -282,7 +296,7 @@ mod tests {
 
     #[test]
     fn no_finding_is_never_negative_or_uncertain() {
-        let labels = decode(&logits_for(&[(Observation::NoFinding, Status::Negative)]), &canonical());
+        let labels = decode(&logits_for(&[(Observation::NoFinding, Status::Negative)]), &OutputLayout::CANONICAL);
         let finding = labels.get(Observation::NoFinding);
         assert_eq!(finding.status, Status::NotMentioned);
         assert_eq!(finding.probabilities.negative, 0.0);
@@ -294,7 +308,7 @@ mod tests {
     fn a_reported_pathology_rules_out_no_finding_but_support_devices_do_not() {
         let labels = decode(
             &logits_for(&[(Observation::NoFinding, Status::Positive), (Observation::SupportDevices, Status::Positive)]),
-            &canonical(),
+            &OutputLayout::CANONICAL,
         );
         assert_eq!(labels.get(Observation::NoFinding).status, Status::Positive);
         for pathology_status in [Status::Positive, Status::Uncertain] {
@@ -303,20 +317,20 @@ mod tests {
                     (Observation::NoFinding, Status::Positive),
                     (Observation::Atelectasis, pathology_status),
                 ]),
-                &canonical(),
+                &OutputLayout::CANONICAL,
             );
             assert_eq!(labels.get(Observation::NoFinding).status, Status::NotMentioned);
         }
         let labels = decode(
             &logits_for(&[(Observation::NoFinding, Status::Positive), (Observation::Pneumothorax, Status::Negative)]),
-            &canonical(),
+            &OutputLayout::CANONICAL,
         );
         assert_eq!(labels.get(Observation::NoFinding).status, Status::Positive);
     }
 
     #[test]
     fn merge_follows_precedence_and_keeps_no_finding_only_without_pathology() {
-        let window = |statuses: &[(Observation, Status)]| decode(&logits_for(statuses), &canonical());
+        let window = |statuses: &[(Observation, Status)]| decode(&logits_for(statuses), &OutputLayout::CANONICAL);
         let merged = merge(vec![
             window(&[(Observation::Cardiomegaly, Status::Negative), (Observation::NoFinding, Status::Positive)]),
             window(&[(Observation::Cardiomegaly, Status::Positive), (Observation::Edema, Status::Uncertain)]),
@@ -338,7 +352,8 @@ mod tests {
 
     #[test]
     fn serialized_labels_are_keyed_by_name_in_order_and_round_trip() {
-        let labels = decode(&logits_for(&[(Observation::PleuralEffusion, Status::Uncertain)]), &canonical());
+        let labels =
+            decode(&logits_for(&[(Observation::PleuralEffusion, Status::Uncertain)]), &OutputLayout::CANONICAL);
         let json = serde_json::to_value(&labels).expect("serializes");
         let keys: Vec<&str> = json.as_object().expect("object").keys().map(String::as_str).collect();
         assert_eq!(keys.len(), 14);

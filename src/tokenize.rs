@@ -6,8 +6,9 @@ use tokenizers::Tokenizer;
 use crate::error::{Error, Result};
 use crate::window::{self, TokenPlace};
 
-/// A tokenizer bound to a model's context length.
-pub(crate) struct ReportTokenizer {
+/// A tokenizer bound to a model's context length: what the runtime feeds the model, and what
+/// the trainer trains it on, so the two cannot drift apart.
+pub struct ReportTokenizer {
     tokenizer: Tokenizer,
     /// Special tokens the tokenizer puts before and after a single sequence (`[CLS]`, `[SEP]`).
     prefix: Vec<u32>,
@@ -23,7 +24,11 @@ impl ReportTokenizer {
     ///
     /// The file's own truncation and padding settings are ignored: the runtime splits long
     /// reports itself and pads batches itself.
-    pub(crate) fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
+    ///
+    /// # Errors
+    /// [`Error::Tokenizer`] for an invalid file; [`Error::Config`] when `max_length` leaves no
+    /// room for text after the special tokens.
+    pub fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
         let mut tokenizer = Tokenizer::from_bytes(json)
             .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source })?;
         let pad_id = tokenizer.get_padding().map_or(0, |padding| padding.pad_id);
@@ -53,7 +58,10 @@ impl ReportTokenizer {
     /// each). A report that fits is one window; a longer one is split at sentence boundaries (see
     /// [`crate::window::pack`]). Every text token lands in exactly one window. An empty text gives
     /// one window holding only the special tokens.
-    pub(crate) fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+    ///
+    /// # Errors
+    /// [`Error::Tokenizer`] if the tokenizer fails on the text.
+    pub fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
         let encoding = self
             .tokenizer
             .encode(text, false)
@@ -82,7 +90,7 @@ impl ReportTokenizer {
 
     /// The id to pad batches with: the one `tokenizer.json` declares, or 0. Padded positions are
     /// masked out, so the value only has to be a valid index.
-    pub(crate) fn pad_id(&self) -> u32 {
+    pub fn pad_id(&self) -> u32 {
         self.pad_id
     }
 }

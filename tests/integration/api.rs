@@ -225,3 +225,19 @@ fn a_model_that_breaks_its_contract_is_rejected() {
     assert_eq!(error.code(), "config-invalid");
     assert!(error.to_string().contains("leaves no room for text"), "{error}");
 }
+
+#[test]
+fn raw_logits_are_in_canonical_order_and_decode_to_the_labels() {
+    // The fixture's status axis is [not_mentioned, positive, negative, uncertain]: the logits
+    // come back reordered to [positive, negative, uncertain, not_mentioned].
+    let labeler = labeler();
+    let text = "Patchy opacity, possible pneumonia. No pneumothorax.";
+    let windows = labeler.token_windows(text).expect("tokenizes");
+    let window_refs: Vec<&[u32]> = windows.iter().map(Vec::as_slice).collect();
+    let logits = labeler.logits(&window_refs).expect("logits");
+    assert_eq!(logits.len(), 56);
+    assert_eq!(Labels::from_canonical_logits(&logits), labeler.label(text).expect("labels"));
+    let pneumonia = &logits[Observation::Pneumonia.index() * 4..][..4];
+    assert!(pneumonia[Status::Uncertain.index()] > pneumonia[Status::NotMentioned.index()]);
+    assert!(labeler.logits(&[]).expect("no windows").is_empty());
+}

@@ -119,6 +119,17 @@ pub enum Evaluation {
     },
 }
 
+impl Evaluation {
+    /// The number models are selected on: U0 macro-F1 for binary gold, positive macro-F1 for
+    /// four-status gold.
+    pub fn macro_f1(&self) -> f64 {
+        match self {
+            Evaluation::Binary { macro_f1_uncertain_as_negative, .. } => *macro_f1_uncertain_as_negative,
+            Evaluation::Statuses { macro_f1, .. } => macro_f1.get(&Status::Positive).copied().unwrap_or(0.0),
+        }
+    }
+}
+
 /// Pairs each gold row with the prediction of the same id.
 ///
 /// # Errors

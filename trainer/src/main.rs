@@ -1,8 +1,5 @@
-//! `cxr-trainer`: the training side of cxr-labeler — evaluation of label files against gold
-//! labels (and, as the trainer grows, pseudo-labeling and distillation).
-
-mod annotations;
-mod eval;
+//! `cxr-trainer`: the training side of cxr-labeler — distillation of a student from the
+//! teacher's labels, and evaluation of label files against gold labels.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::annotations::LabelSet;
+use cxr_trainer::annotations::LabelSet;
+use cxr_trainer::{config, distill, eval, export};
 
 /// Train and evaluate cxr-labeler students.
 #[derive(Parser)]
@@ -22,8 +20,49 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Distil a student from the teacher's soft labels (see trainer/configs/).
+    Distill(DistillArgs),
+    /// Export a run's best student to a model folder (model.onnx, tokenizer.json, labels.json),
+    /// checking it against the trainer on the dev reports.
+    Export(ExportArgs),
     /// Score predicted labels against gold labels (per-observation P/R/F1 and macro-F1).
     Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct DistillArgs {
+    /// The experiment (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// The run folder. Default: `runs/<name>`.
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// Continue the run in the run folder from its last completed epoch.
+    #[arg(long)]
+    resume: bool,
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Device {
+    /// burn's `flex` CPU backend.
+    Cpu,
+    /// An NVIDIA GPU through burn's CUDA backend (build with `--features cuda`).
+    Cuda,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The run folder (`runs/<name>`).
+    run: PathBuf,
+    /// The model folder to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Ship float32 weights instead of int8.
+    #[arg(long)]
+    float: bool,
 }
 
 #[derive(clap::Args)]
@@ -62,7 +101,39 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Distill(args) => distill(args),
+        Command::Export(args) => export(&args),
         Command::Eval(args) => evaluate(&args),
+    }
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let precision = if args.float { export::graph::Precision::Float } else { export::graph::Precision::Int8 };
+    let report = export::export(&args.run, &args.output, precision)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!("wrote {}", args.output.display());
+    Ok(())
+}
+
+fn distill(args: DistillArgs) -> anyhow::Result<()> {
+    let config = config::TrainConfig::read(&args.config)?;
+    let run_dir = args.run_dir.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
+    match args.device {
+        Device::Cpu => distill::distill::<burn::backend::Autodiff<burn::backend::Flex>>(
+            config,
+            &run_dir,
+            args.resume,
+            &Default::default(),
+        ),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => distill::distill::<burn::backend::Autodiff<burn::backend::Cuda>>(
+            config,
+            &run_dir,
+            args.resume,
+            &burn::backend::cuda::CudaDevice::new(0),
+        ),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => anyhow::bail!("this build has no CUDA backend: rebuild with `--features cuda`"),
     }
 }
 

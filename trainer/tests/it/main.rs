@@ -1,0 +1,19 @@
+//! Integration tests of the trainer, one binary: export round trips and short training runs.
+#![allow(missing_docs)]
+
+mod distill;
+mod export;
+mod parity;
+
+use std::path::{Path, PathBuf};
+
+/// A file of the trainer's test fixtures (reports and labels written for these tests).
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The runtime's fixture tokenizer (a small WordPiece vocabulary, `[CLS] ... [SEP]`).
+pub fn tokenizer_json() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny/tokenizer.json");
+    std::fs::read_to_string(path).expect("the runtime's fixture tokenizer")
+}
