@@ -10,5 +10,7 @@ pub mod data;
 pub mod distill;
 pub mod eval;
 pub mod export;
+pub mod rules;
 pub mod student;
+pub mod teacher;
 pub mod vocab;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use cxr_trainer::annotations::LabelSet;
-use cxr_trainer::{config, distill, eval, export};
+use cxr_trainer::{config, distill, eval, export, rules};
 
 /// Train and evaluate cxr-labeler students.
 #[derive(Parser)]
@@ -25,6 +25,8 @@ enum Command {
     /// Export a run's best student to a model folder (model.onnx, tokenizer.json, labels.json),
     /// checking it against the trainer on the dev reports.
     Export(ExportArgs),
+    /// Label reports with the rule-based baseline, in the teacher format of the guideline.
+    Rules(RulesArgs),
     /// Score predicted labels against gold labels (per-observation P/R/F1 and macro-F1).
     Eval(EvalArgs),
 }
@@ -66,6 +68,21 @@ struct ExportArgs {
 }
 
 #[derive(clap::Args)]
+struct RulesArgs {
+    /// Reports: CSV with a report column, or JSONL (`text`, or `findings`/`impression`; `id`).
+    input: PathBuf,
+    /// The teacher-format JSONL to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// CSV column holding the report text.
+    #[arg(long, default_value = "Reports")]
+    column: String,
+    /// CSV column holding the report id (default: the row number).
+    #[arg(long)]
+    id_column: Option<String>,
+}
+
+#[derive(clap::Args)]
 struct EvalArgs {
     /// Predictions: four-status JSONL (`cxr-label` output, teacher format, rule labels).
     predictions: PathBuf,
@@ -103,8 +120,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Distill(args) => distill(args),
         Command::Export(args) => export(&args),
+        Command::Rules(args) => label_with_rules(&args),
         Command::Eval(args) => evaluate(&args),
     }
+}
+
+fn label_with_rules(args: &RulesArgs) -> anyhow::Result<()> {
+    use cxr_labeler::io::{InputFormat, ReportReader};
+    use std::io::Write;
+    let is_csv = args.input.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
+    let format = if is_csv {
+        InputFormat::Csv { column: args.column.clone(), id_column: args.id_column.clone() }
+    } else {
+        InputFormat::Jsonl
+    };
+    let reader = ReportReader::new(fs_err::File::open(&args.input)?, &format)?;
+    let mut output = std::io::BufWriter::new(fs_err::File::create(&args.output)?);
+    let mut count = 0u64;
+    for report in reader {
+        let report = report.with_context(|| format!("reading {}", args.input.display()))?;
+        count += 1;
+        let record = cxr_trainer::teacher::TeacherRecord {
+            id: report.id.unwrap_or_else(|| count.into()),
+            labels: rules::label(&report.text),
+        };
+        serde_json::to_writer(&mut output, &record)?;
+        output.write_all(b"\n")?;
+    }
+    output.flush()?;
+    eprintln!("labeled {count} reports with the rules into {}", args.output.display());
+    Ok(())
 }
 
 fn export(args: &ExportArgs) -> anyhow::Result<()> {

@@ -1,0 +1,62 @@
+//! The teacher output format of the labeling guideline: one JSON object per report,
+//! `{"id": ..., "labels": {"<Observation>": {"status", "confidence", "evidence"}}}`, listing only
+//! the observations that are mentioned. Written by `cxr-trainer rules` and read back by the
+//! distillation (see `crate::data`) and by `cxr-trainer eval`.
+
+use cxr_labeler::{Observation, Status};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+/// One mentioned observation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TeacherLabel {
+    /// Positive, negative or uncertain (never not mentioned: those are left out).
+    pub status: Status,
+    /// The probability that the status is right, in [0.5, 1].
+    pub confidence: f32,
+    /// The shortest verbatim quote of the report (at most 15 words) that decides the status.
+    pub evidence: String,
+}
+
+/// The labels of one report, in observation order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TeacherLabels(pub Vec<(Observation, TeacherLabel)>);
+
+impl Serialize for TeacherLabels {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (observation, label) in &self.0 {
+            map.serialize_entry(observation.name(), label)?;
+        }
+        map.end()
+    }
+}
+
+/// One line of a teacher file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TeacherRecord {
+    /// The report's id, as the input gave it.
+    pub id: serde_json::Value,
+    /// Its labels.
+    pub labels: TeacherLabels,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_serialize_in_the_guideline_format() {
+        let record = TeacherRecord {
+            id: "iu-1".into(),
+            labels: TeacherLabels(vec![(
+                Observation::PleuralEffusion,
+                TeacherLabel { status: Status::Negative, confidence: 0.9, evidence: "No pleural effusion".into() },
+            )]),
+        };
+        assert_eq!(
+            serde_json::to_string(&record).expect("serializes"),
+            r#"{"id":"iu-1","labels":{"Pleural Effusion":{"status":"negative","confidence":0.9,"evidence":"No pleural effusion"}}}"#
+        );
+    }
+}
