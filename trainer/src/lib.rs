@@ -1,5 +1,6 @@
-//! The training side of cxr-labeler: distillation of a student from a large language model's
-//! labels, its export to ONNX for the runtime, and evaluation against gold labels.
+//! The training side of cxr-labeler: pseudo-labeling through a large language model (and a
+//! rule baseline), distillation of a student from those labels, its export to ONNX for the
+//! runtime, and evaluation against gold labels.
 //!
 //! The `cxr-trainer` binary is the interface; this library holds its parts so they can be
 //! tested on their own.
@@ -8,8 +9,10 @@ pub mod annotations;
 pub mod config;
 pub mod data;
 pub mod distill;
+pub mod env;
 pub mod eval;
 pub mod export;
+pub mod llm;
 pub mod rules;
 pub mod student;
 pub mod teacher;

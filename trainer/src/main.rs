@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use cxr_labeler::io::InputFormat;
 use cxr_trainer::annotations::LabelSet;
-use cxr_trainer::{config, distill, eval, export, rules};
+use cxr_trainer::{config, distill, env, eval, export, llm, rules};
 
 /// Train and evaluate cxr-labeler students.
 #[derive(Parser)]
@@ -25,6 +26,9 @@ enum Command {
     /// Export a run's best student to a model folder (model.onnx, tokenizer.json, labels.json),
     /// checking it against the trainer on the dev reports.
     Export(ExportArgs),
+    /// Label reports with a large language model through an OpenAI-compatible endpoint (the
+    /// teacher). The API key is read from OPENAI_API_KEY only.
+    PseudoLabel(PseudoLabelArgs),
     /// Label reports with the rule-based baseline, in the teacher format of the guideline.
     Rules(RulesArgs),
     /// Score predicted labels against gold labels (per-observation P/R/F1 and macro-F1).
@@ -65,6 +69,51 @@ struct ExportArgs {
     /// Ship float32 weights instead of int8.
     #[arg(long)]
     float: bool,
+}
+
+#[derive(clap::Args)]
+struct PseudoLabelArgs {
+    /// Reports: CSV with a report column, or JSONL (`text`, or `findings`/`impression`; `id`).
+    input: PathBuf,
+    /// The teacher file to write (JSONL); failures go to `<output>.failures.jsonl`.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// The endpoint, up to `/v1` (default: $OPENAI_BASE_URL).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// The model name the server serves.
+    #[arg(long)]
+    model: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: u16,
+    /// Answers per report (> 1: soft labels from the votes, at temperature 0.7).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+    samples: u16,
+    /// Request rate limit across all threads.
+    #[arg(long)]
+    max_requests_per_minute: Option<u32>,
+    /// Answer cache folder (default: $CXR_CACHE_DIR, else .cxr-cache).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Seconds before a request is abandoned and retried.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+    /// Retries of a failed request (429, 5xx, timeouts, broken connections).
+    #[arg(long, default_value_t = 6)]
+    max_retries: u32,
+    /// Times a report is asked again after an answer breaks the format.
+    #[arg(long, default_value_t = 2)]
+    repairs: u16,
+    /// Ask for token log-probabilities (soft labels from the status token when returned).
+    #[arg(long)]
+    logprobs: bool,
+    /// CSV column holding the report text.
+    #[arg(long, default_value = "Reports")]
+    column: String,
+    /// CSV column holding the report id (default: the row number).
+    #[arg(long)]
+    id_column: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -120,20 +169,67 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Distill(args) => distill(args),
         Command::Export(args) => export(&args),
+        Command::PseudoLabel(args) => pseudo_label(&args),
         Command::Rules(args) => label_with_rules(&args),
         Command::Eval(args) => evaluate(&args),
     }
 }
 
-fn label_with_rules(args: &RulesArgs) -> anyhow::Result<()> {
-    use cxr_labeler::io::{InputFormat, ReportReader};
-    use std::io::Write;
-    let is_csv = args.input.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
-    let format = if is_csv {
-        InputFormat::Csv { column: args.column.clone(), id_column: args.id_column.clone() }
+/// CSV (by extension) with the given columns, else JSONL.
+fn input_format(path: &std::path::Path, column: &str, id_column: Option<&String>) -> InputFormat {
+    if path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("csv")) {
+        InputFormat::Csv { column: column.to_owned(), id_column: id_column.cloned() }
     } else {
         InputFormat::Jsonl
+    }
+}
+
+fn pseudo_label(args: &PseudoLabelArgs) -> anyhow::Result<()> {
+    let base_url = args
+        .base_url
+        .clone()
+        .or_else(|| std::env::var(env::OPENAI_BASE_URL).ok())
+        .with_context(|| format!("give --base-url or set {}", env::OPENAI_BASE_URL))?;
+    let client = llm::client::Client::new(llm::client::ClientConfig {
+        base_url,
+        model: args.model.clone(),
+        api_key: env::api_key(),
+        timeout: std::time::Duration::from_secs_f64(args.timeout),
+        max_retries: args.max_retries,
+        requests_per_minute: args.max_requests_per_minute,
+        initial_backoff: std::time::Duration::from_millis(500),
+        logprobs: args.logprobs,
+    });
+    let cache = args
+        .cache
+        .clone()
+        .or_else(|| std::env::var_os(env::CXR_CACHE_DIR).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".cxr-cache"));
+    let job = llm::Job {
+        input: args.input.clone(),
+        format: input_format(&args.input, &args.column, args.id_column.as_ref()),
+        output: args.output.clone(),
+        concurrency: usize::from(args.concurrency),
+        samples: usize::from(args.samples),
+        repairs: usize::from(args.repairs),
+        cache,
     };
+    let summary = llm::pseudo_label(&job, &client, &args.model)?;
+    eprintln!("{}", llm::describe(&summary));
+    if summary.failed > 0 {
+        eprintln!(
+            "{} reports could not be labeled: see {}",
+            summary.failed,
+            llm::failures_path(&args.output).display()
+        );
+    }
+    Ok(())
+}
+
+fn label_with_rules(args: &RulesArgs) -> anyhow::Result<()> {
+    use cxr_labeler::io::ReportReader;
+    use std::io::Write;
+    let format = input_format(&args.input, &args.column, args.id_column.as_ref());
     let reader = ReportReader::new(fs_err::File::open(&args.input)?, &format)?;
     let mut output = std::io::BufWriter::new(fs_err::File::create(&args.output)?);
     let mut count = 0u64;

@@ -26,7 +26,11 @@ fn words(text: &str, offset: usize) -> Vec<Word> {
         match (in_word, current) {
             (true, None) => current = Some(position),
             (false, Some(start)) => {
-                words.push(Word { text: text[start..position].to_lowercase(), start: offset + start, end: offset + position });
+                words.push(Word {
+                    text: text[start..position].to_lowercase(),
+                    start: offset + start,
+                    end: offset + position,
+                });
                 current = None;
             }
             _ => {}
@@ -53,54 +57,177 @@ fn mentions(observation: Observation) -> &'static [&'static str] {
     match observation {
         NoFinding => &[],
         EnlargedCardiomediastinum => &[
-            "widened mediastinum", "mediastinal widening", "widening of the mediastinum", "enlarged mediastinum",
-            "mediastinum is widened", "mediastinum is enlarged", "mediastinal mass", "mediastinal adenopathy",
-            "mediastinal lymphadenopathy", "paratracheal adenopathy", "mediastinal contour", "mediastinal contours",
-            "cardiomediastinal silhouette", "cardiomediastinal contour", "cardiomediastinal contours", "mediastinum",
+            "widened mediastinum",
+            "mediastinal widening",
+            "widening of the mediastinum",
+            "enlarged mediastinum",
+            "mediastinum is widened",
+            "mediastinum is enlarged",
+            "mediastinal mass",
+            "mediastinal adenopathy",
+            "mediastinal lymphadenopathy",
+            "paratracheal adenopathy",
+            "mediastinal contour",
+            "mediastinal contours",
+            "cardiomediastinal silhouette",
+            "cardiomediastinal contour",
+            "cardiomediastinal contours",
+            "mediastinum",
             "mediastinal silhouette",
         ],
         Cardiomegaly => &[
-            "cardiomegaly", "heart size", "cardiac size", "size of the heart", "heart", "cardiac silhouette",
-            "cardiac enlargement", "cardiac shadow", "cardiomediastinal silhouette", "cardiac contour",
-            "cardiac contours", "cardiac silhouettes", "cardiopulmonary silhouette",
+            "cardiomegaly",
+            "heart size",
+            "cardiac size",
+            "size of the heart",
+            "heart",
+            "cardiac silhouette",
+            "cardiac enlargement",
+            "cardiac shadow",
+            "cardiomediastinal silhouette",
+            "cardiac contour",
+            "cardiac contours",
+            "cardiac silhouettes",
+            "cardiopulmonary silhouette",
         ],
         LungLesion => &[
-            "nodule", "nodules", "mass", "masses", "lesion", "lesions", "tumor", "tumors", "neoplasm", "carcinoma",
-            "cancer", "cavitary", "cavity", "cavitation", "nodular opacity", "nodular density", "metastasis",
-            "metastases", "metastatic",
+            "nodule",
+            "nodules",
+            "mass",
+            "masses",
+            "lesion",
+            "lesions",
+            "tumor",
+            "tumors",
+            "neoplasm",
+            "carcinoma",
+            "cancer",
+            "cavitary",
+            "cavity",
+            "cavitation",
+            "nodular opacity",
+            "nodular density",
+            "metastasis",
+            "metastases",
+            "metastatic",
         ],
         LungOpacity => &[
-            "opacity", "opacities", "opacification", "opacified", "infiltrate", "infiltrates", "airspace disease",
-            "air space disease", "airspace", "air space", "density", "densities", "haziness", "hazy", "ground-glass",
-            "ground glass", "interstitial markings", "interstitial marking", "interstitial prominence",
-            "interstitial pattern", "interstitial opacities", "reticular", "reticulonodular", "scarring", "scar",
-            "fibrosis", "fibrotic", "fibronodular", "peribronchial thickening", "peribronchial cuffing",
-            "interstitial lung disease", "interstitial disease",
+            "opacity",
+            "opacities",
+            "opacification",
+            "opacified",
+            "infiltrate",
+            "infiltrates",
+            "airspace disease",
+            "air space disease",
+            "airspace",
+            "air space",
+            "density",
+            "densities",
+            "haziness",
+            "hazy",
+            "ground-glass",
+            "ground glass",
+            "interstitial markings",
+            "interstitial marking",
+            "interstitial prominence",
+            "interstitial pattern",
+            "interstitial opacities",
+            "reticular",
+            "reticulonodular",
+            "scarring",
+            "scar",
+            "fibrosis",
+            "fibrotic",
+            "fibronodular",
+            "peribronchial thickening",
+            "peribronchial cuffing",
+            "interstitial lung disease",
+            "interstitial disease",
         ],
         Edema => &[
-            "edema", "congestion", "vascular congestion", "vascular prominence", "prominent pulmonary vasculature",
-            "pulmonary vascular prominence", "cephalization", "chf", "congestive heart failure", "fluid overload",
+            "edema",
+            "congestion",
+            "vascular congestion",
+            "vascular prominence",
+            "prominent pulmonary vasculature",
+            "pulmonary vascular prominence",
+            "cephalization",
+            "chf",
+            "congestive heart failure",
+            "fluid overload",
             "heart failure",
         ],
         Consolidation => &["consolidation", "consolidations", "consolidative", "consolidated"],
-        Pneumonia => &["pneumonia", "pneumonias", "infection", "infectious", "bronchopneumonia", "tuberculosis", "pneumonitis"],
+        Pneumonia => {
+            &["pneumonia", "pneumonias", "infection", "infectious", "bronchopneumonia", "tuberculosis", "pneumonitis"]
+        }
         Atelectasis => &["atelectasis", "atelectatic", "collapse", "collapsed"],
         Pneumothorax => &["pneumothorax", "pneumothoraces", "hydropneumothorax"],
-        PleuralEffusion => &[
-            "pleural effusion", "pleural effusions", "effusion", "effusions", "pleural fluid", "hydropneumothorax",
-        ],
+        PleuralEffusion => {
+            &["pleural effusion", "pleural effusions", "effusion", "effusions", "pleural fluid", "hydropneumothorax"]
+        }
         PleuralOther => &[
-            "pleural thickening", "pleural scarring", "pleural scar", "pleural plaque", "pleural plaques",
-            "pleural calcification", "pleural calcifications", "fibrothorax", "apical cap", "apical caps",
-            "pleural-parenchymal scarring", "pleuroparenchymal scarring", "apical pleural thickening",
+            "pleural thickening",
+            "pleural scarring",
+            "pleural scar",
+            "pleural plaque",
+            "pleural plaques",
+            "pleural calcification",
+            "pleural calcifications",
+            "fibrothorax",
+            "apical cap",
+            "apical caps",
+            "pleural-parenchymal scarring",
+            "pleuroparenchymal scarring",
+            "apical pleural thickening",
         ],
         Fracture => &["fracture", "fractures", "fractured", "compression deformity", "compression deformities"],
         SupportDevices => &[
-            "catheter", "catheters", "central line", "central venous line", "picc", "port", "port-a-cath", "portacath",
-            "tube", "tubes", "et tube", "ng tube", "pacemaker", "pacer", "defibrillator", "aicd", "icd", "leads",
-            "lead", "stent", "stents", "prosthetic valve", "valve replacement", "hardware", "plate", "screws",
-            "screw", "rod", "rods", "arthroplasty", "drain", "drains", "loop recorder", "ivc filter", "stimulator",
-            "line", "lines", "wires", "tip", "xxxx-a-xxxx", "generator", "electrode", "electrodes", "pacing",
+            "catheter",
+            "catheters",
+            "central line",
+            "central venous line",
+            "picc",
+            "port",
+            "port-a-cath",
+            "portacath",
+            "tube",
+            "tubes",
+            "et tube",
+            "ng tube",
+            "pacemaker",
+            "pacer",
+            "defibrillator",
+            "aicd",
+            "icd",
+            "leads",
+            "lead",
+            "stent",
+            "stents",
+            "prosthetic valve",
+            "valve replacement",
+            "hardware",
+            "plate",
+            "screws",
+            "screw",
+            "rod",
+            "rods",
+            "arthroplasty",
+            "drain",
+            "drains",
+            "loop recorder",
+            "ivc filter",
+            "stimulator",
+            "line",
+            "lines",
+            "wires",
+            "tip",
+            "xxxx-a-xxxx",
+            "generator",
+            "electrode",
+            "electrodes",
+            "pacing",
         ],
     }
 }
@@ -110,18 +237,47 @@ fn exclusions(observation: Observation) -> &'static [&'static str] {
     use Observation::*;
     match observation {
         LungLesion => &[
-            "calcified nodule", "calcified nodules", "calcified granuloma", "calcified granulomas", "mediastinal mass",
-            "soft tissue mass", "breast mass", "granulomatous", "calcified lymph",
+            "calcified nodule",
+            "calcified nodules",
+            "calcified granuloma",
+            "calcified granulomas",
+            "mediastinal mass",
+            "soft tissue mass",
+            "breast mass",
+            "granulomatous",
+            "calcified lymph",
         ],
-        LungOpacity => &["pleural scar", "pleural scarring", "pleural-parenchymal scarring", "breast density", "soft tissue density", "nodular opacity"],
+        LungOpacity => &[
+            "pleural scar",
+            "pleural scarring",
+            "pleural-parenchymal scarring",
+            "breast density",
+            "soft tissue density",
+            "nodular opacity",
+        ],
         PleuralEffusion => &["pericardial effusion", "pericardial effusions"],
         Edema => &["soft tissue edema"],
         Atelectasis => &[],
         Pneumonia => &["old granulomatous", "healed granulomatous", "prior infection", "previous infection"],
         SupportDevices => &[
-            "sternotomy wires", "sternotomy wire", "sternal wires", "midline", "line of", "lines of", "skin fold",
-            "ekg leads", "ecg leads", "monitoring leads", "external leads", "telemetry leads", "tubes removed",
-            "linear", "pleural line", "azygoesophageal line", "paraspinal line", "lines and tubes removed",
+            "sternotomy wires",
+            "sternotomy wire",
+            "sternal wires",
+            "midline",
+            "line of",
+            "lines of",
+            "skin fold",
+            "ekg leads",
+            "ecg leads",
+            "monitoring leads",
+            "external leads",
+            "telemetry leads",
+            "tubes removed",
+            "linear",
+            "pleural line",
+            "azygoesophageal line",
+            "paraspinal line",
+            "lines and tubes removed",
         ],
         Cardiomegaly => &["heart failure", "congestive heart failure"],
         EnlargedCardiomediastinum => &[],
@@ -135,57 +291,247 @@ fn is_topic(observation: Observation, phrase: &str) -> bool {
     match observation {
         Observation::Cardiomegaly => phrase != "cardiomegaly" && phrase != "cardiac enlargement",
         Observation::EnlargedCardiomediastinum => {
-            matches!(phrase, "mediastinal contour" | "mediastinal contours" | "cardiomediastinal silhouette" | "cardiomediastinal contour" | "cardiomediastinal contours" | "mediastinum" | "mediastinal silhouette")
+            matches!(
+                phrase,
+                "mediastinal contour"
+                    | "mediastinal contours"
+                    | "cardiomediastinal silhouette"
+                    | "cardiomediastinal contour"
+                    | "cardiomediastinal contours"
+                    | "mediastinum"
+                    | "mediastinal silhouette"
+            )
         }
         _ => false,
     }
 }
 
-const ENLARGED: &[&str] = &["enlarged", "enlargement", "widened", "widening", "prominent", "prominence", "increased", "large", "cardiomegaly"];
-const NORMAL: &[&str] = &["normal", "unremarkable", "stable", "within normal limits", "not enlarged", "not widened", "upper limits of normal", "top normal", "top-normal", "upper normal", "borderline", "negative", "midline"];
-const BORDERLINE: &[&str] = &["borderline", "upper limits of normal", "top normal", "top-normal", "upper normal", "mildly prominent", "at the upper limits"];
+const ENLARGED: &[&str] = &[
+    "enlarged",
+    "enlargement",
+    "widened",
+    "widening",
+    "prominent",
+    "prominence",
+    "increased",
+    "large",
+    "cardiomegaly",
+];
+const NORMAL: &[&str] = &[
+    "normal",
+    "unremarkable",
+    "stable",
+    "within normal limits",
+    "not enlarged",
+    "not widened",
+    "upper limits of normal",
+    "top normal",
+    "top-normal",
+    "upper normal",
+    "borderline",
+    "negative",
+    "midline",
+];
+const BORDERLINE: &[&str] = &[
+    "borderline",
+    "upper limits of normal",
+    "top normal",
+    "top-normal",
+    "upper normal",
+    "mildly prominent",
+    "at the upper limits",
+];
 
 const NEGATION_BEFORE: &[&str] = &[
-    "no", "not", "without", "negative for", "free of", "absence of", "absent", "resolution of", "resolved",
-    "clear of", "ruled out", "removal of", "removed", "interval removal", "never", "nor",
+    "no",
+    "not",
+    "without",
+    "negative for",
+    "free of",
+    "absence of",
+    "absent",
+    "resolution of",
+    "resolved",
+    "clear of",
+    "ruled out",
+    "removal of",
+    "removed",
+    "interval removal",
+    "never",
+    "nor",
 ];
 const NEGATION_AFTER: &[&str] = &[
-    "has resolved", "have resolved", "resolved", "is not seen", "are not seen", "not seen", "not identified",
-    "not present", "not visualized", "is absent", "are absent", "removed", "has been removed", "have been removed",
-    "no longer", "has cleared", "have cleared", "cleared",
+    "has resolved",
+    "have resolved",
+    "resolved",
+    "is not seen",
+    "are not seen",
+    "not seen",
+    "not identified",
+    "not present",
+    "not visualized",
+    "is absent",
+    "are absent",
+    "removed",
+    "has been removed",
+    "have been removed",
+    "no longer",
+    "has cleared",
+    "have cleared",
+    "cleared",
 ];
 const UNCERTAIN_BEFORE: &[&str] = &[
-    "possible", "possibly", "probable", "probably", "likely", "may", "might", "could", "suggest", "suggests",
-    "suggesting", "suggestive", "suspicious", "suspected", "suspect", "concerning", "concern", "questionable",
-    "question", "versus", "vs", "borderline", "differential", "consider", "considered", "equivocal",
-    "indeterminate", "presumed", "presumably", "potential", "cannot exclude", "can not exclude", "to exclude",
-    "rule out", "or", "?",
+    "possible",
+    "possibly",
+    "probable",
+    "probably",
+    "likely",
+    "may",
+    "might",
+    "could",
+    "suggest",
+    "suggests",
+    "suggesting",
+    "suggestive",
+    "suspicious",
+    "suspected",
+    "suspect",
+    "concerning",
+    "concern",
+    "questionable",
+    "question",
+    "versus",
+    "vs",
+    "borderline",
+    "differential",
+    "consider",
+    "considered",
+    "equivocal",
+    "indeterminate",
+    "presumed",
+    "presumably",
+    "potential",
+    "cannot exclude",
+    "can not exclude",
+    "to exclude",
+    "rule out",
+    "or",
+    "?",
 ];
 const UNCERTAIN_AFTER: &[&str] = &[
-    "or", "versus", "vs", "is not excluded", "not excluded", "cannot be excluded", "can not be excluded",
-    "not be excluded", "could be", "may be", "is possible", "is suspected", "is questioned", "?", "is likely",
-    "are likely", "would be",
+    "or",
+    "versus",
+    "vs",
+    "is not excluded",
+    "not excluded",
+    "cannot be excluded",
+    "can not be excluded",
+    "not be excluded",
+    "could be",
+    "may be",
+    "is possible",
+    "is suspected",
+    "is questioned",
+    "?",
+    "is likely",
+    "are likely",
+    "would be",
 ];
 /// Words that end a cue's scope.
 const SCOPE_BREAKS: &[&str] =
     &[";", "but", "however", "although", "though", "except", "which", "whereas", "while", "there", "with"];
 /// "no new X", "no increase in X": an old X may remain (uncertain).
-const NOT_NEW: &[&str] = &["no new", "no increase", "no increased", "no increasing", "no worsening", "no significant change", "no change", "not changed", "unchanged", "no interval change"];
+const NOT_NEW: &[&str] = &[
+    "no new",
+    "no increase",
+    "no increased",
+    "no increasing",
+    "no worsening",
+    "no significant change",
+    "no change",
+    "not changed",
+    "unchanged",
+    "no interval change",
+];
 
 /// Abnormalities outside the 14 that block No Finding when stated as present.
 const OTHER_ABNORMALITIES: &[&str] = &[
-    "emphysema", "emphysematous", "hyperinflation", "hyperinflated", "hyperexpansion", "hyperexpanded",
-    "low lung volumes", "granuloma", "granulomas", "granulomatous", "calcified node", "calcified nodes",
-    "calcified lymph", "calcified nodule", "calcified nodules", "scoliosis", "degenerative", "spondylosis",
-    "osteophytes", "osteophyte", "hernia", "tortuous", "tortuosity", "ectatic", "ectasia", "aneurysm",
-    "aortic calcification", "calcified aorta", "calcification of the aorta", "atherosclerotic", "atherosclerosis",
-    "elevated hemidiaphragm", "elevation of the", "blunting", "blunted", "hilar fullness", "hilar adenopathy",
-    "adenopathy", "lymphadenopathy", "pericardial effusion", "copd", "chronic obstructive", "kyphosis",
-    "osteopenia", "deformity", "sternotomy", "surgical clips", "clips", "postsurgical", "post-surgical",
-    "postoperative", "post-operative", "cholecystectomy", "bronchiectasis", "bullae", "bulla", "calcified",
-    "eventration", "thickening", "low volumes", "decreased lung volumes", "lung volumes are decreased",
-    "volumes are low", "crowding", "fusion", "prosthesis", "prostheses", "calcification", "calcifications",
-    "aberrant", "injury", "healed", "remote", "status post", "hypoinflation", "interstitial lung disease",
+    "emphysema",
+    "emphysematous",
+    "hyperinflation",
+    "hyperinflated",
+    "hyperexpansion",
+    "hyperexpanded",
+    "low lung volumes",
+    "granuloma",
+    "granulomas",
+    "granulomatous",
+    "calcified node",
+    "calcified nodes",
+    "calcified lymph",
+    "calcified nodule",
+    "calcified nodules",
+    "scoliosis",
+    "degenerative",
+    "spondylosis",
+    "osteophytes",
+    "osteophyte",
+    "hernia",
+    "tortuous",
+    "tortuosity",
+    "ectatic",
+    "ectasia",
+    "aneurysm",
+    "aortic calcification",
+    "calcified aorta",
+    "calcification of the aorta",
+    "atherosclerotic",
+    "atherosclerosis",
+    "elevated hemidiaphragm",
+    "elevation of the",
+    "blunting",
+    "blunted",
+    "hilar fullness",
+    "hilar adenopathy",
+    "adenopathy",
+    "lymphadenopathy",
+    "pericardial effusion",
+    "copd",
+    "chronic obstructive",
+    "kyphosis",
+    "osteopenia",
+    "deformity",
+    "sternotomy",
+    "surgical clips",
+    "clips",
+    "postsurgical",
+    "post-surgical",
+    "postoperative",
+    "post-operative",
+    "cholecystectomy",
+    "bronchiectasis",
+    "bullae",
+    "bulla",
+    "calcified",
+    "eventration",
+    "thickening",
+    "low volumes",
+    "decreased lung volumes",
+    "lung volumes are decreased",
+    "volumes are low",
+    "crowding",
+    "fusion",
+    "prosthesis",
+    "prostheses",
+    "calcification",
+    "calcifications",
+    "aberrant",
+    "injury",
+    "healed",
+    "remote",
+    "status post",
+    "hypoinflation",
+    "interstitial lung disease",
 ];
 
 fn find(words: &[Word], phrase: &str, from: usize, to: usize) -> Vec<usize> {
@@ -193,7 +539,9 @@ fn find(words: &[Word], phrase: &str, from: usize, to: usize) -> Vec<usize> {
     if to < parts.len() || from > to {
         return Vec::new();
     }
-    (from..=to - parts.len()).filter(|&start| parts.iter().enumerate().all(|(offset, part)| words[start + offset].text == *part)).collect()
+    (from..=to - parts.len())
+        .filter(|&start| parts.iter().enumerate().all(|(offset, part)| words[start + offset].text == *part))
+        .collect()
 }
 
 fn contains_any(words: &[Word], phrases: &[&str], from: usize, to: usize) -> Option<usize> {
@@ -276,12 +624,19 @@ pub fn label(text: &str) -> TeacherLabels {
                     if excluded.iter().any(|&(a, b)| a <= start && end <= b) {
                         continue;
                     }
-                    let Some((status, evidence_start)) = mention_status(&words, start, end, is_topic(observation, phrase)) else {
+                    let Some((status, evidence_start)) =
+                        mention_status(&words, start, end, is_topic(observation, phrase))
+                    else {
                         continue;
                     };
                     let slot = &mut best[observation.index()];
                     if slot.as_ref().is_none_or(|kept| status.precedence() > kept.status.precedence()) {
-                        *slot = Some(TeacherLabel { status, confidence: confidence(status), evidence: evidence(text, &words, evidence_start, end) });
+                        *slot = Some(TeacherLabel {
+                            status,
+                            confidence: confidence(status),
+                            evidence: evidence(text, &words, evidence_start, end),
+                            probabilities: None,
+                        });
                     }
                 }
             }
@@ -289,20 +644,24 @@ pub fn label(text: &str) -> TeacherLabels {
         for phrase in OTHER_ABNORMALITIES {
             for start in find(&words, phrase, 0, last) {
                 let end = start + phrase.split(' ').count();
-                if matches!(mention_status(&words, start, end, false), Some((Status::Positive | Status::Uncertain, _))) {
+                if matches!(mention_status(&words, start, end, false), Some((Status::Positive | Status::Uncertain, _)))
+                {
                     other_abnormality = true;
                 }
             }
         }
     }
     let pathology = Observation::ALL.iter().any(|o| {
-        o.is_pathology() && best[o.index()].as_ref().is_some_and(|l| matches!(l.status, Status::Positive | Status::Uncertain))
+        o.is_pathology()
+            && best[o.index()].as_ref().is_some_and(|l| matches!(l.status, Status::Positive | Status::Uncertain))
     });
     if !pathology && !other_abnormality && !text.trim().is_empty() {
         let first_words: Vec<&str> = text.split_whitespace().take(8).collect();
         let quote = first_words.join(" ");
-        let evidence = if text.contains(&quote) { quote } else { text.split_whitespace().next().unwrap_or_default().to_owned() };
-        best[Observation::NoFinding.index()] = Some(TeacherLabel { status: Status::Positive, confidence: 0.8, evidence });
+        let evidence =
+            if text.contains(&quote) { quote } else { text.split_whitespace().next().unwrap_or_default().to_owned() };
+        best[Observation::NoFinding.index()] =
+            Some(TeacherLabel { status: Status::Positive, confidence: 0.8, evidence, probabilities: None });
     }
     TeacherLabels(Observation::ALL.into_iter().zip(best).filter_map(|(o, label)| label.map(|l| (o, l))).collect())
 }
@@ -335,10 +694,18 @@ mod tests {
         use Status::*;
         assert_eq!(
             statuses("Heart size normal and lungs are clear. No edema or pneumonia. No effusion."),
-            [(NoFinding, Positive), (Cardiomegaly, Negative), (Edema, Negative), (Pneumonia, Negative), (PleuralEffusion, Negative)]
+            [
+                (NoFinding, Positive),
+                (Cardiomegaly, Negative),
+                (Edema, Negative),
+                (Pneumonia, Negative),
+                (PleuralEffusion, Negative)
+            ]
         );
         assert_eq!(
-            statuses("Left pleural effusion with adjacent atelectasis. Right effusion is also present. Cardiomegaly without overt edema."),
+            statuses(
+                "Left pleural effusion with adjacent atelectasis. Right effusion is also present. Cardiomegaly without overt edema."
+            ),
             [(Cardiomegaly, Positive), (Edema, Negative), (Atelectasis, Positive), (PleuralEffusion, Positive)]
         );
         assert_eq!(
@@ -349,8 +716,14 @@ mod tests {
             statuses("The heart is normal in size. Calcified granuloma right upper lobe. No pneumothorax or effusion."),
             [(Cardiomegaly, Negative), (Pneumothorax, Negative), (PleuralEffusion, Negative)]
         );
-        assert_eq!(statuses("Right IJ catheter tip in the SVC. No new focal consolidation."), [(Consolidation, Uncertain), (SupportDevices, Positive)]);
-        assert_eq!(statuses("Right IJ catheter tip in the SVC. Lungs are clear. No acute disease."), [(NoFinding, Positive), (SupportDevices, Positive)]);
+        assert_eq!(
+            statuses("Right IJ catheter tip in the SVC. No new focal consolidation."),
+            [(Consolidation, Uncertain), (SupportDevices, Positive)]
+        );
+        assert_eq!(
+            statuses("Right IJ catheter tip in the SVC. Lungs are clear. No acute disease."),
+            [(NoFinding, Positive), (SupportDevices, Positive)]
+        );
     }
 
     #[test]

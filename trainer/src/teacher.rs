@@ -3,12 +3,14 @@
 //! the observations that are mentioned. Written by `cxr-trainer rules` and read back by the
 //! distillation (see `crate::data`) and by `cxr-trainer eval`.
 
-use cxr_labeler::{Observation, Status};
+use std::collections::BTreeMap;
+
+use cxr_labeler::{Observation, Probabilities, Status};
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One mentioned observation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TeacherLabel {
     /// Positive, negative or uncertain (never not mentioned: those are left out).
     pub status: Status,
@@ -16,6 +18,10 @@ pub struct TeacherLabel {
     pub confidence: f32,
     /// The shortest verbatim quote of the report (at most 15 words) that decides the status.
     pub evidence: String,
+    /// A full distribution over the four statuses, when several sampled answers (or token
+    /// log-probabilities) give one; the distillation uses it as the soft target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Probabilities>,
 }
 
 /// The labels of one report, in observation order.
@@ -29,6 +35,13 @@ impl Serialize for TeacherLabels {
             map.serialize_entry(observation.name(), label)?;
         }
         map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TeacherLabels {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let labels = BTreeMap::<Observation, TeacherLabel>::deserialize(deserializer)?;
+        Ok(TeacherLabels(labels.into_iter().collect()))
     }
 }
 
@@ -51,7 +64,12 @@ mod tests {
             id: "iu-1".into(),
             labels: TeacherLabels(vec![(
                 Observation::PleuralEffusion,
-                TeacherLabel { status: Status::Negative, confidence: 0.9, evidence: "No pleural effusion".into() },
+                TeacherLabel {
+                    status: Status::Negative,
+                    confidence: 0.9,
+                    evidence: "No pleural effusion".into(),
+                    probabilities: None,
+                },
             )]),
         };
         assert_eq!(

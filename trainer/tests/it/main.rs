@@ -4,6 +4,7 @@
 mod distill;
 mod export;
 mod parity;
+mod pseudo_label;
 
 use std::path::{Path, PathBuf};
 
