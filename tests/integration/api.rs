@@ -241,3 +241,15 @@ fn raw_logits_are_in_canonical_order_and_decode_to_the_labels() {
     assert!(pneumonia[Status::Uncertain.index()] > pneumonia[Status::NotMentioned.index()]);
     assert!(labeler.logits(&[]).expect("no windows").is_empty());
 }
+
+#[cfg(feature = "embedded-model")]
+#[test]
+fn the_embedded_model_is_the_shipped_student() {
+    let model_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("model");
+    let embedded = Labeler::embedded(LabelerOptions::default()).expect("the embedded model loads");
+    let shipped = Labeler::from_dir(model_dir, LabelerOptions::default()).expect("model/ loads");
+    assert_eq!(embedded.config(), shipped.config());
+    assert_ne!(embedded.config().name, "tiny-fixture", "the embedded default is never the test fixture");
+    let texts: Vec<String> = fixture_reports().into_iter().map(|report| report.text).collect();
+    assert_eq!(embedded.label_batch(&texts).expect("labels"), shipped.label_batch(&texts).expect("labels"));
+}

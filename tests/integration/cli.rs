@@ -319,3 +319,14 @@ fn help_lists_the_options() {
         assert!(help.contains(option), "--help lacks {option}");
     }
 }
+
+#[cfg(feature = "embedded-model")]
+#[test]
+fn without_model_the_embedded_student_labels() {
+    let run = cxr_label(
+        &["label", "-", "--format", "jsonl", "-q"],
+        Some(b"{\"id\": 1, \"text\": \"Stable cardiomegaly.\"}\n"),
+    );
+    let record: serde_json::Value = serde_json::from_str(stdout(&run).trim()).expect("one JSON line");
+    assert_eq!(record["labels"].as_object().map(|labels| labels.len()), Some(14));
+}

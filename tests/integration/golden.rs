@@ -1,14 +1,16 @@
-//! Golden files: the token windows and labels of every fixture report, checked exactly
-//! (tokens, statuses) and within a tolerance (probabilities). The wasm test in Node reads the
-//! same files. Regenerate with `UPDATE_GOLDEN=1 cargo test --test integration golden` and review
-//! the diff.
+//! Golden files: the token windows and labels of every fixture report, for the fixture model
+//! (`tests/golden/tiny`) and the shipped student (`tests/golden/model`), checked exactly (tokens,
+//! statuses) and within a tolerance (probabilities). The wasm test in Node reads the same files.
+//! Regenerate with `UPDATE_GOLDEN=1 cargo test --test integration golden` and review the diff.
 
 use std::path::{Path, PathBuf};
 
 use cxr_labeler::Labels;
 use serde::{Deserialize, Serialize};
 
-use crate::{fixture_reports, labeler};
+use cxr_labeler::{Labeler, LabelerOptions};
+
+use crate::{fixture_model, fixture_reports};
 
 /// Probabilities may differ by this much between machines (different SIMD kernels).
 const TOLERANCE: f32 = 1e-5;
@@ -25,8 +27,8 @@ struct LabelRecord {
     labels: Labels,
 }
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny")
+fn repository(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Vec<T> {
@@ -45,7 +47,19 @@ fn write_jsonl<T: Serialize>(path: &Path, records: &[T]) {
 
 #[test]
 fn fixture_model_matches_golden_files() {
-    let labeler = labeler();
+    let windowed = check_golden(&fixture_model(), &repository("tests/golden/tiny"));
+    assert!(windowed >= 3, "the fixture reports exercise long-report windowing ({windowed} do)");
+}
+
+#[test]
+fn shipped_model_matches_golden_files() {
+    check_golden(&repository("model"), &repository("tests/golden/model"));
+}
+
+/// Checks (or with `UPDATE_GOLDEN`, writes) the golden files of a model; returns how many
+/// reports were split into several windows.
+fn check_golden(model: &Path, golden: &Path) -> usize {
+    let labeler = Labeler::from_dir(model, LabelerOptions::default()).expect("the model loads");
     let reports = fixture_reports();
     let tokens: Vec<TokenRecord> = reports
         .iter()
@@ -61,7 +75,7 @@ fn fixture_model_matches_golden_files() {
         .map(|(report, labels)| LabelRecord { id: report.id.clone(), labels })
         .collect();
 
-    let (tokens_path, labels_path) = (golden_dir().join("tokens.jsonl"), golden_dir().join("expected.jsonl"));
+    let (tokens_path, labels_path) = (golden.join("tokens.jsonl"), golden.join("expected.jsonl"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         write_jsonl(&tokens_path, &tokens);
         write_jsonl(&labels_path, &labels);
@@ -82,6 +96,5 @@ fn fixture_model_matches_golden_files() {
             }
         }
     }
-    let windowed = tokens.iter().filter(|record| record.windows.len() > 1).count();
-    assert!(windowed >= 3, "the fixture reports exercise long-report windowing ({windowed} do)");
+    tokens.iter().filter(|record| record.windows.len() > 1).count()
 }

@@ -1,15 +1,18 @@
 // The wasm package in Node gives what the native library gives: the golden files in
-// tests/golden/tiny were written by the native build (tests/integration/golden.rs).
+// tests/golden/{tiny,model} were written by the native build (tests/integration/golden.rs), for
+// the fixture model and for the shipped student in model/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Labeler, fixtureFiles, readJsonl } from "./load.mjs";
+import { Labeler, fixtureFiles, modelFiles, readJsonl } from "./load.mjs";
 
 const TOLERANCE = 1e-5;
 const files = await fixtureFiles();
 const reports = await readJsonl("tests/fixtures/reports.jsonl");
-const goldenLabels = await readJsonl("tests/golden/tiny/expected.jsonl");
-const goldenTokens = await readJsonl("tests/golden/tiny/tokens.jsonl");
+const MODELS = [
+  { name: "fixture", folder: "tests/fixtures/tiny", golden: "tests/golden/tiny" },
+  { name: "shipped student", folder: "model", golden: "tests/golden/model" },
+];
 
 function assertSameLabels(actual, expected, id) {
   assert.deepEqual(Object.keys(actual), Object.keys(expected), `${id}: observations in order`);
@@ -25,34 +28,40 @@ function assertSameLabels(actual, expected, id) {
   }
 }
 
-test("token windows equal the native ones exactly", () => {
-  const labeler = Labeler.fromBytes(files.model, files.tokenizer, files.config);
-  try {
-    assert.equal(goldenTokens.length, reports.length);
-    for (const [index, report] of reports.entries()) {
-      assert.equal(goldenTokens[index].id, report.id);
-      assert.deepEqual(labeler.tokenWindows(report.text), goldenTokens[index].windows, report.id);
-    }
-  } finally {
-    labeler.free();
-  }
-});
+for (const { name, folder, golden } of MODELS) {
+  const model = await modelFiles(folder);
+  const goldenLabels = await readJsonl(`${golden}/expected.jsonl`);
+  const goldenTokens = await readJsonl(`${golden}/tokens.jsonl`);
 
-test("labelBatch and label give the native statuses and probabilities", () => {
-  const labeler = Labeler.fromBytes(files.model, files.tokenizer, files.config, { batchSize: 4 });
-  try {
-    const batch = labeler.labelBatch(reports.map((report) => report.text));
-    assert.equal(batch.length, reports.length);
-    for (const [index, report] of reports.entries()) {
-      assert.equal(goldenLabels[index].id, report.id);
-      assertSameLabels(batch[index], goldenLabels[index].labels, report.id);
-      assertSameLabels(labeler.label(report.text), goldenLabels[index].labels, `${report.id} (label)`);
+  test(`${name}: token windows equal the native ones exactly`, () => {
+    const labeler = Labeler.fromBytes(model.model, model.tokenizer, model.config);
+    try {
+      assert.equal(goldenTokens.length, reports.length);
+      for (const [index, report] of reports.entries()) {
+        assert.equal(goldenTokens[index].id, report.id);
+        assert.deepEqual(labeler.tokenWindows(report.text), goldenTokens[index].windows, report.id);
+      }
+    } finally {
+      labeler.free();
     }
-    assert.deepEqual(labeler.labelBatch([]), []);
-  } finally {
-    labeler.free();
-  }
-});
+  });
+
+  test(`${name}: labelBatch and label give the native statuses and probabilities`, () => {
+    const labeler = Labeler.fromBytes(model.model, model.tokenizer, model.config, { batchSize: 4 });
+    try {
+      const batch = labeler.labelBatch(reports.map((report) => report.text));
+      assert.equal(batch.length, reports.length);
+      for (const [index, report] of reports.entries()) {
+        assert.equal(goldenLabels[index].id, report.id);
+        assertSameLabels(batch[index], goldenLabels[index].labels, report.id);
+        assertSameLabels(labeler.label(report.text), goldenLabels[index].labels, `${report.id} (label)`);
+      }
+      assert.deepEqual(labeler.labelBatch([]), []);
+    } finally {
+      labeler.free();
+    }
+  });
+}
 
 test("info describes the loaded model", () => {
   const labeler = Labeler.fromBytes(files.model, files.tokenizer, files.config);

@@ -231,6 +231,20 @@ patience = 2
     }
 
     #[test]
+    fn the_committed_experiments_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|extension| extension == "toml") {
+                TrainConfig::read(&path).unwrap_or_else(|error| panic!("{}: {error:#}", path.display()));
+                count += 1;
+            }
+        }
+        assert!(count >= 3);
+    }
+
+    #[test]
     fn contradictions_and_typos_are_rejected() {
         let both = EXAMPLE.replace(
             "pooling = \"mean\"",

@@ -52,32 +52,29 @@ impl GraphBuilder {
         format!("{hint}_{}", self.counter)
     }
 
-    /// A float32 constant (always stored in float: biases, norms, scalars).
-    pub fn float(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
-        assert_eq!(dims.iter().product::<usize>(), values.len(), "{name}: shape and data disagree");
+    /// Stores an initializer and returns its (unique) name.
+    fn initializer(&mut self, name: &str, dims: &[usize], data_type: DataType, raw_data: Vec<u8>) -> String {
         let name = self.fresh(name);
         self.initializers.push(TensorProto {
             name: name.clone(),
             dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: DataType::Float as i32,
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            data_type: data_type as i32,
+            raw_data,
             ..Default::default()
         });
         name
     }
 
+    /// A float32 constant (always stored in float: biases, norms, scalars).
+    pub fn float(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
+        assert_eq!(dims.iter().product::<usize>(), values.len(), "{name}: shape and data disagree");
+        self.initializer(name, dims, DataType::Float, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
     /// An int64 constant.
     pub fn int64(&mut self, name: &str, dims: &[usize], values: &[i64]) -> String {
         assert_eq!(dims.iter().product::<usize>(), values.len(), "{name}: shape and data disagree");
-        let name = self.fresh(name);
-        self.initializers.push(TensorProto {
-            name: name.clone(),
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: DataType::Int64 as i32,
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ..Default::default()
-        });
-        name
+        self.initializer(name, dims, DataType::Int64, values.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
 
     /// An int16 constant (compact index tables), cast to int64 in the graph.
@@ -116,23 +113,9 @@ impl GraphBuilder {
             .enumerate()
             .map(|(index, value)| ((value / scales[channel(index)]).round().clamp(-127.0, 127.0) as i8) as u8)
             .collect();
-        let stored = self.fresh(name);
-        self.initializers.push(TensorProto {
-            name: stored.clone(),
-            dims: vec![rows as i64, columns as i64],
-            data_type: DataType::Int8 as i32,
-            raw_data: quantized,
-            ..Default::default()
-        });
+        let stored = self.initializer(name, &[rows, columns], DataType::Int8, quantized);
         let scale = self.float(&format!("{name}.scale"), &[channels], &scales);
-        let zero_name = self.fresh(&format!("{name}.zero_point"));
-        self.initializers.push(TensorProto {
-            name: zero_name.clone(),
-            dims: vec![channels as i64],
-            data_type: DataType::Int8 as i32,
-            raw_data: vec![0; channels],
-            ..Default::default()
-        });
+        let zero_name = self.initializer(&format!("{name}.zero_point"), &[channels], DataType::Int8, vec![0; channels]);
         self.op("DequantizeLinear", &[&stored, &scale, &zero_name], &[("axis", Attribute::Int(axis as i64))])
     }
 
