@@ -31,7 +31,7 @@
 //! # Features
 //! - `cli` (default): the `cxr-label` command-line tool.
 //! - `io` (with `cli`): streaming CSV/JSONL readers and label writers ([`io`]).
-//! - `embedded-model`: embeds the shipped student from `model/` ([`Labeler::embedded`]).
+//! - `embedded-model` (default): embeds the shipped student from `model/` ([`Labeler::embedded`]).
 
 mod config;
 mod error;
