@@ -184,7 +184,9 @@ impl TrainConfig {
         if training.epochs == 0 || training.batch_size == 0 {
             bail!("training: epochs and batch_size must be at least 1");
         }
-        if !(training.temperature > 0.0) || !(0.0..1.0).contains(&training.warmup_fraction) {
+        if training.temperature.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+            || !(0.0..1.0).contains(&training.warmup_fraction)
+        {
             bail!("training: temperature must be positive and warmup_fraction in [0, 1)");
         }
         if self.data.train.is_empty() {
@@ -234,7 +236,7 @@ patience = 2
     fn the_committed_experiments_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
         let mut count = 0;
-        for entry in std::fs::read_dir(&dir).expect("configs/") {
+        for entry in fs_err::read_dir(&dir).expect("configs/") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|extension| extension == "toml") {
                 TrainConfig::read(&path).unwrap_or_else(|error| panic!("{}: {error:#}", path.display()));

@@ -172,6 +172,15 @@ pub fn distill<B: AutodiffBackend>(
     let mut state = State::default();
     if resuming {
         state = serde_json::from_str(&fs_err::read_to_string(&state_path)?)?;
+        if state.best_epoch > state.epochs_done || state.epochs_done > training.epochs {
+            bail!(
+                "{} is inconsistent (best epoch {}, {} epochs done of {}): start the run again without --resume",
+                state_path.display(),
+                state.best_epoch,
+                state.epochs_done,
+                training.epochs
+            );
+        }
         model =
             model.load_file(run_dir.join("checkpoint/model"), &recorder, device).context("loading the checkpoint")?;
         let record =

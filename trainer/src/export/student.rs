@@ -133,7 +133,7 @@ fn embed<B: Backend>(
         x = graph.op("Add", &[&x, &used], &[]);
     }
     if let Some(token_types) = token_types {
-        let first = values(token_types.weight.val().slice([0..1]));
+        let first = values(token_types.weight.val().slice(0..1));
         let row = graph.float("embeddings.token_type_0", &[hidden], &first);
         x = graph.op("Add", &[&x, &row], &[]);
     }

@@ -196,7 +196,7 @@ impl<B: Backend> BertStudent<B> {
             + embeddings.position_embeddings.forward(positions).expand([batch as i64, -1, -1]);
         if let Some(token_types) = &embeddings.token_type_embeddings {
             let hidden = x.dims()[2];
-            x = x + token_types.weight.val().slice([0..1]).reshape([1, 1, hidden]);
+            x = x + token_types.weight.val().slice(0..1).reshape([1, 1, hidden]);
         }
         let mut x = embeddings.dropout.forward(embeddings.layer_norm.forward(x));
         let bias = mask_bias(mask.clone());

@@ -290,7 +290,7 @@ impl<B: Backend> DebertaStudent<B> {
             x = x + positions.forward(index).expand([batch as i64, -1, -1]);
         }
         if let Some(token_types) = &embeddings.token_type_embeddings {
-            x = x + token_types.weight.val().slice([0..1]).reshape([1, 1, hidden]);
+            x = x + token_types.weight.val().slice(0..1).reshape([1, 1, hidden]);
         }
         let x = embeddings.layer_norm.forward(x) * mask.clone().reshape([batch, sequence, 1]);
         let mut x = embeddings.dropout.forward(x);

@@ -76,6 +76,7 @@ impl StudentSpec {
 
 /// A student of any architecture.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one per run; boxing would break burn's Module derive
 pub enum Student<B: Backend> {
     /// BERT family.
     Bert(BertStudent<B>),
@@ -128,8 +129,8 @@ pub fn load_checkpoint_weights<B: Backend>(student: &mut Student<B>, dir: &Path)
         .with_from_adapter(PyTorchToBurnAdapter)
         .with_key_remapping(r"\.LayerNorm\.", ".layer_norm.")
         .with_key_remapping(r"\.attention\.self\.", ".attention.self_attn.")
-        .with_key_remapping(&format!(r"^{prefix}\."), "")
-        .with_key_remapping(model_key, &format!("{prefix}.$1."))
+        .with_key_remapping(format!(r"^{prefix}\."), "")
+        .with_key_remapping(model_key, format!("{prefix}.$1."))
         .skip_enum_variants(true)
         .allow_partial(true);
     let result = student

@@ -50,7 +50,7 @@ patience = 10
 }
 
 fn metrics(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
+    fs_err::read_to_string(run.join("metrics.jsonl"))
         .expect("metrics.jsonl")
         .lines()
         .map(|line| serde_json::from_str(line).expect("metrics line"))
@@ -72,7 +72,7 @@ fn a_short_run_learns_and_writes_its_folder() {
     let first = epochs[0]["train_loss"].as_f64().expect("loss");
     let last = epochs[5]["train_loss"].as_f64().expect("loss");
     assert!(last < first * 0.8, "the loss should fall: {first} -> {last}");
-    let predictions = std::fs::read_to_string(run.join("best/dev_predictions.jsonl")).expect("predictions");
+    let predictions = fs_err::read_to_string(run.join("best/dev_predictions.jsonl")).expect("predictions");
     assert_eq!(predictions.lines().count(), 12, "one prediction per dev report");
 
     let error = distill::<B>(config(6), &run, false, &Default::default()).expect_err("the run exists");
@@ -89,12 +89,21 @@ fn an_interrupted_run_resumes_at_the_next_epoch() {
     // Rewind the bookkeeping to "killed after epoch 1".
     let state_path = run.join("checkpoint/state.json");
     let mut state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state")).expect("json");
-    state["epochs_done"] = 1.into();
-    std::fs::write(&state_path, state.to_string()).expect("write state");
+        serde_json::from_str(&fs_err::read_to_string(&state_path).expect("state")).expect("json");
     let first_line =
-        std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics").lines().next().map(String::from);
-    std::fs::write(run.join("metrics.jsonl"), first_line.expect("a line") + "\n").expect("truncate metrics");
+        fs_err::read_to_string(run.join("metrics.jsonl")).expect("metrics").lines().next().map(String::from);
+    let first_line = first_line.expect("a line");
+    let first_epoch: serde_json::Value = serde_json::from_str(&first_line).expect("metrics json");
+    state["epochs_done"] = 1.into();
+    state["best_epoch"] = 2.into();
+    fs_err::write(&state_path, state.to_string()).expect("write state");
+    let error = distill::<B>(config(2), &run, true, &Default::default()).expect_err("a best epoch after the last");
+    assert!(error.to_string().contains("inconsistent"), "{error}");
+
+    state["best_epoch"] = 1.into();
+    state["best_macro_f1"] = first_epoch["dev_macro_f1_uncertain_as_negative"].clone();
+    fs_err::write(&state_path, state.to_string()).expect("write state");
+    fs_err::write(run.join("metrics.jsonl"), first_line + "\n").expect("truncate metrics");
 
     distill::<B>(config(2), &run, true, &Default::default()).expect("resumes");
     let epochs = metrics(&run);

@@ -16,5 +16,5 @@ pub fn fixture(name: &str) -> PathBuf {
 /// The runtime's fixture tokenizer (a small WordPiece vocabulary, `[CLS] ... [SEP]`).
 pub fn tokenizer_json() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny/tokenizer.json");
-    std::fs::read_to_string(path).expect("the runtime's fixture tokenizer")
+    fs_err::read_to_string(path).expect("the runtime's fixture tokenizer")
 }

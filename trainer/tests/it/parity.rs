@@ -24,8 +24,7 @@ const TOLERANCE: f32 = 1e-4;
 fn check(name: &str, pooling: Pooling) {
     let dir = fixture(&format!("reference/{name}"));
     let expected: Expected =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"))
-            .expect("json");
+        serde_json::from_str(&fs_err::read_to_string(dir.join("expected.json")).expect("expected.json")).expect("json");
     let device = Default::default();
     let spec = spec_from_checkpoint(&dir, pooling).expect("config.json");
     let mut model = spec.init::<Flex>(&device);

@@ -183,7 +183,7 @@ fn write_input(dir: &Path) -> std::path::PathBuf {
         .enumerate()
         .map(|(index, text)| json!({"id": format!("r{index}"), "text": text}).to_string() + "\n")
         .collect();
-    std::fs::write(&path, lines).expect("write reports");
+    fs_err::write(&path, lines).expect("write reports");
     path
 }
 
@@ -200,7 +200,7 @@ fn job(dir: &Path, input: &Path, concurrency: usize) -> Job {
 }
 
 fn output_ids(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
+    fs_err::read_to_string(path)
         .expect("output")
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("json")["id"].as_str().expect("id").to_owned())
@@ -219,7 +219,7 @@ fn every_fault_is_survived_and_nothing_is_lost_or_reordered() {
     let ids = output_ids(&job.output);
     let expected: Vec<String> = (0..10).filter(|&i| i != 8).map(|i| format!("r{i}")).collect();
     assert_eq!(ids, expected, "every labelable report once, in input order");
-    let failures = std::fs::read_to_string(failures_path(&job.output)).expect("failures file");
+    let failures = fs_err::read_to_string(failures_path(&job.output)).expect("failures file");
     assert!(failures.contains("\"r8\"") && failures.contains("invalid answer"), "{failures}");
     for marker in ["[429]", "[500]", "[hang]", "[drop]", "[malformed]", "[schema]"] {
         let text = REPORTS.iter().find(|text| text.contains(marker)).expect("marker");
@@ -230,7 +230,7 @@ fn every_fault_is_survived_and_nothing_is_lost_or_reordered() {
 
     // Every line follows the guideline: the labels are the scripted (rule) answers.
     let first: Value =
-        serde_json::from_str(std::fs::read_to_string(&job.output).expect("output").lines().next().expect("line"))
+        serde_json::from_str(fs_err::read_to_string(&job.output).expect("output").lines().next().expect("line"))
             .expect("json");
     assert_eq!(first["labels"]["Cardiomegaly"]["status"], "positive");
     assert_eq!(first["labels"]["Pleural Effusion"]["evidence"], "No pleural effusion");
@@ -245,14 +245,14 @@ fn every_fault_is_survived_and_nothing_is_lost_or_reordered() {
 
     // The API key is sent to the server but written nowhere.
     for entry in walk(dir.path()) {
-        let bytes = std::fs::read(&entry).expect("read");
+        let bytes = fs_err::read(&entry).expect("read");
         assert!(!String::from_utf8_lossy(&bytes).contains("secret-test-key"), "{} holds the key", entry.display());
     }
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("list") {
+    for entry in fs_err::read_dir(dir).expect("list") {
         let path = entry.expect("entry").path();
         if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
     }
@@ -265,7 +265,7 @@ fn a_server_crash_mid_run_is_resumed_from_the_cache() {
     let path = dir.path().join("many.jsonl");
     let texts: Vec<String> = (0..30).map(|i| format!("Report {i}: stable cardiomegaly, no effusion.")).collect();
     let lines: String = texts.iter().enumerate().map(|(i, t)| json!({"id": i, "text": t}).to_string() + "\n").collect();
-    std::fs::write(&path, lines).expect("write");
+    fs_err::write(&path, lines).expect("write");
     let job = Job { output: dir.path().join("teacher.jsonl"), ..job(dir.path(), &path, 3) };
 
     let dying = Server::start(Behaviour { die_after: Some(12), no_response_format: false });
@@ -279,7 +279,7 @@ fn a_server_crash_mid_run_is_resumed_from_the_cache() {
     let asked: usize = texts.iter().map(|text| server.requests_for(text)).sum();
     assert_eq!(asked, 30 - summary.cached, "cached reports are not asked again");
     assert!(summary.cached >= 10);
-    let ids: Vec<u64> = std::fs::read_to_string(&job.output)
+    let ids: Vec<u64> = fs_err::read_to_string(&job.output)
         .expect("output")
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("json")["id"].as_u64().expect("id"))
@@ -291,7 +291,7 @@ fn a_server_crash_mid_run_is_resumed_from_the_cache() {
 fn servers_without_structured_output_get_plain_json_requests() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("one.jsonl");
-    std::fs::write(&path, "{\"id\": 1, \"text\": \"Stable cardiomegaly.\"}\n").expect("write");
+    fs_err::write(&path, "{\"id\": 1, \"text\": \"Stable cardiomegaly.\"}\n").expect("write");
     let server = Server::start(Behaviour { die_after: None, no_response_format: true });
     let summary = pseudo_label(&job(dir.path(), &path, 1), &client(&server), "scripted").expect("runs");
     assert_eq!((summary.labeled, summary.failed), (1, 0));
