@@ -4,29 +4,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { assertSameLabels } from "./assert.mjs";
 import { Labeler, fixtureFiles, modelFiles, readJsonl } from "./load.mjs";
 
-const TOLERANCE = 1e-5;
 const files = await fixtureFiles();
 const reports = await readJsonl("tests/fixtures/reports.jsonl");
 const MODELS = [
   { name: "fixture", folder: "tests/fixtures/tiny", golden: "tests/golden/tiny" },
   { name: "shipped student", folder: "model", golden: "tests/golden/model" },
 ];
-
-function assertSameLabels(actual, expected, id) {
-  assert.deepEqual(Object.keys(actual), Object.keys(expected), `${id}: observations in order`);
-  for (const [observation, finding] of Object.entries(expected)) {
-    const got = actual[observation];
-    assert.equal(got.status, finding.status, `${id} ${observation} status`);
-    assert.equal(got.value, finding.value, `${id} ${observation} value`);
-    assert.deepEqual(Object.keys(got.probabilities), ["positive", "negative", "uncertain", "not_mentioned"]);
-    for (const [status, probability] of Object.entries(finding.probabilities)) {
-      const difference = Math.abs(got.probabilities[status] - probability);
-      assert.ok(difference <= TOLERANCE, `${id} ${observation} ${status}: wasm ${got.probabilities[status]} vs native ${probability}`);
-    }
-  }
-}
 
 for (const { name, folder, golden } of MODELS) {
   const model = await modelFiles(folder);
