@@ -9,7 +9,8 @@
 //
 // Both run single-threaded in the page's thread. Only reports that fit one window are used (the
 // onnxruntime side does not split reports). Ours includes tokenizing and decoding each report;
-// onnxruntime-web gets token ids ready-made and stops at the logits.
+// onnxruntime-web gets token ids ready-made and stops at the logits. In `labelBatch` both run the
+// reports sorted by length in batches of 4 (the package's default batch size).
 
 import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

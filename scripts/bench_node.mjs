@@ -15,7 +15,7 @@ const { values } = parseArgs({
     reports: { type: "string", default: "../shared/data/iu/dev.jsonl" },
     runs: { type: "string", default: "5" },
     limit: { type: "string", default: "100" },
-    "batch-size": { type: "string", default: "32" },
+    "batch-size": { type: "string", default: "4" },
   },
 });
 const resolve = (path) => new URL(path, root);

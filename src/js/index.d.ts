@@ -46,7 +46,7 @@ export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Mo
 
 /** Options of `Labeler.fromBytes`. */
 export interface LabelerOptions {
-  /** Report windows per inference call (default 32). */
+  /** Report windows per inference call (default 4). */
   batchSize?: number;
   /** Where the WebAssembly module comes from (default: `cxr_labeler_bg.wasm` next to the package). */
   wasm?: WasmSource;
