@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the npm build need and a fresh machine lacks: the wasm32 target,
 # wasm-bindgen-cli at the version Cargo.lock pins, the Node packages of package-lock.json, and
-# Debian's Chromium for the browser tests (unless $CHROMIUM names another executable).
+# Debian's Chromium (browser tests; unless $CHROMIUM names another) and strace (privacy test).
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +22,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund
 fi
 
-if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+# Debian packages: Chromium (browser tests) and strace (the no-socket test).
+packages=()
+[ -n "${CHROMIUM:-}" ] || [ -x /usr/bin/chromium ] || packages+=(chromium)
+command -v strace > /dev/null || packages+=(strace)
+if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y --no-install-recommends chromium ||
-    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends chromium; }
+  $sudo apt-get install -y --no-install-recommends "${packages[@]}" ||
+    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${packages[@]}"; }
 fi

@@ -119,8 +119,8 @@ impl Labeler {
 
     /// Labels several reports, returning one [`Labels`] per report, in input order.
     ///
-    /// A report that is empty or only whitespace is labeled without the model: every observation
-    /// not mentioned. A report longer than the model's `max_length` is split at sentence
+    /// A blank report ([`is_blank`]) is labeled without the model: every observation not
+    /// mentioned. A report longer than the model's `max_length` is split at sentence
     /// boundaries into windows that fit (never truncated); the windows are labeled and merged
     /// (positive > uncertain > negative > not mentioned; No Finding stays positive only if no
     /// window reports a pathology).
@@ -137,7 +137,7 @@ impl Labeler {
         let mut windows: Vec<(usize, Vec<u32>)> = Vec::new();
         for (report, text) in texts.iter().enumerate() {
             let text = text.as_ref();
-            if !text.trim().is_empty() {
+            if !is_blank(text) {
                 windows.extend(self.tokenizer.windows(text)?.into_iter().map(|ids| (report, ids)));
             }
         }
@@ -164,5 +164,27 @@ impl Labeler {
                 if report_windows.is_empty() { Labels::nothing_mentioned() } else { postprocess::merge(report_windows) }
             })
             .collect())
+    }
+}
+
+/// Whether a report says nothing: it has no character other than whitespace and invisible format
+/// characters (byte order mark U+FEFF, zero-width space U+200B, joiners U+200C and U+200D, word
+/// joiner U+2060). [`Labeler::label_batch`] labels such a report without the model.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200d}' | '\u{2060}'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_blank;
+
+    #[test]
+    fn blank_means_nothing_visible() {
+        for text in ["", " \t\r\n", "\u{feff}", "\u{feff} \u{200b}\u{200d}\u{2060}\u{a0}"] {
+            assert!(is_blank(text), "{text:?}");
+        }
+        for text in [".", "XXXX", "\u{feff}Edema", "\0"] {
+            assert!(!is_blank(text), "{text:?}");
+        }
     }
 }

@@ -48,7 +48,7 @@ pub mod window;
 
 pub use config::{FORMAT_VERSION, FloatType, InputSpec, IntegerType, LabelConfig, LabelerOptions, OutputSpec};
 pub use error::{BoxError, Error, Result};
-pub use labeler::Labeler;
+pub use labeler::{Labeler, is_blank};
 pub use observation::{Observation, Status, UnknownName};
 pub use postprocess::{Finding, Labels, Probabilities};
 pub use tokenize::ReportTokenizer;

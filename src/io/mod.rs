@@ -13,6 +13,12 @@ pub use write::{LabelWriter, OutputFormat};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
+    /// The CSV input is empty: not even a header row.
+    #[error("the CSV is empty: no header row (expected a {column:?} column)")]
+    NoHeader {
+        /// The report column asked for.
+        column: String,
+    },
     /// The CSV header lacks a column that was asked for.
     #[error("no column {column:?} in the CSV header (columns: {})", available.join(", "))]
     MissingColumn {

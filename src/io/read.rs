@@ -84,6 +84,9 @@ impl<R: Read> CsvReports<R> {
     fn new(input: R, column: &str, id_column: Option<&str>) -> Result<Self, InputError> {
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
         let headers = reader.byte_headers().map_err(csv_error)?.clone();
+        if headers.is_empty() {
+            return Err(InputError::NoHeader { column: column.to_owned() });
+        }
         let names: Vec<String> = headers.iter().map(|name| String::from_utf8_lossy(name).into_owned()).collect();
         let find = |wanted: &str| {
             names
@@ -252,6 +255,9 @@ mod tests {
 
     #[test]
     fn csv_errors_name_the_problem_and_the_line() {
+        let empty = read(b"", &csv("Reports"));
+        assert!(matches!(&empty[0], Err(InputError::NoHeader { column }) if column == "Reports"));
+
         let missing = read(b"Report\nx\n", &csv("Reports"));
         assert!(
             matches!(&missing[0], Err(InputError::MissingColumn { column, available }) if column == "Reports" && available == &["Report"])

@@ -8,10 +8,10 @@ use cxr_labeler::{Labels, Observation};
 
 use crate::{fixture_model, fixture_reports, labeler};
 
-const HEADER: &str = "Reports,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,Lung Lesion,Lung Opacity,Edema,\
+pub(crate) const HEADER: &str = "Reports,No Finding,Enlarged Cardiomediastinum,Cardiomegaly,Lung Lesion,Lung Opacity,Edema,\
 Consolidation,Pneumonia,Atelectasis,Pneumothorax,Pleural Effusion,Pleural Other,Fracture,Support Devices";
 
-fn cxr_label(args: &[&str], stdin: Option<&[u8]>) -> Output {
+pub(crate) fn cxr_label(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cxr-label"))
         .args(args)
         .stdin(Stdio::piped())
@@ -25,11 +25,11 @@ fn cxr_label(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("cxr-label finishes")
 }
 
-fn model_arg() -> String {
+pub(crate) fn model_arg() -> String {
     fixture_model().display().to_string()
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     assert!(output.status.success(), "cxr-label failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
 }
@@ -222,7 +222,7 @@ fn a_device_output_is_written_in_place() {
 
 /// Runs a failing command and returns its stderr, checking the exit status and that the output
 /// file was not created.
-fn failure(args: &[&str], stdin: Option<&[u8]>, output: Option<&Path>) -> String {
+pub(crate) fn failure(args: &[&str], stdin: Option<&[u8]>, output: Option<&Path>) -> String {
     let run = cxr_label(args, stdin);
     assert!(!run.status.success(), "{args:?} should fail");
     assert_eq!(run.status.code(), Some(1));

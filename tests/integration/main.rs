@@ -1,10 +1,12 @@
-//! Integration tests, one binary: the library API against the fixture model, golden files, and
-//! the `cxr-label` CLI.
+//! Integration tests, one binary: the library API against the fixture model, golden files, the
+//! `cxr-label` CLI, hostile input, and privacy.
 #![allow(missing_docs)]
 
 mod api;
 mod cli;
 mod golden;
+mod hostile;
+mod privacy;
 
 use std::path::{Path, PathBuf};
 

@@ -92,3 +92,25 @@ test("fromBytes loads, and a freed labeler says so", async () => {
   assert.throws(() => labeler.label("x"), (error) => error.code === "freed");
   await assert.rejects(Labeler.fromBytes(files.model, new Uint8Array([1, 2]), files.config), { code: "tokenizer" });
 });
+
+test("privacy: fromUrl fetches the three model URLs and nothing else; labeling fetches nothing", async () => {
+  const fetched = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (url, options) => {
+    fetched.push(String(url));
+    return realFetch(url, options);
+  };
+  try {
+    const labeler = await Labeler.fromUrl(`${base}/good/`);
+    assert.deepEqual(fetched.sort(), MODEL_FILES.map((file) => `${base}/good/${file}`).sort());
+    fetched.length = 0;
+    labeler.label("Stable cardiomegaly.");
+    labeler.labelBatch(["Edema.", "No effusion."]);
+    labeler.free();
+    const files = await fixtureFiles();
+    (await Labeler.fromBytes(files.model, files.tokenizer, files.config)).free();
+    assert.deepEqual(fetched, []);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});

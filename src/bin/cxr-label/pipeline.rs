@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use cxr_labeler::io::{LabelWriter, Report, ReportReader};
-use cxr_labeler::{Labeler, Labels};
+use cxr_labeler::{Labeler, Labels, is_blank};
 use indicatif::ProgressBar;
 
 /// How the work is split.
@@ -130,7 +130,7 @@ fn write_in_order<W: Write>(
             for (report, labels) in reports.iter().zip(&labels) {
                 writer.write(report, labels).context("writing the output")?;
                 summary.reports += 1;
-                summary.empty += u64::from(report.text.trim().is_empty());
+                summary.empty += u64::from(is_blank(&report.text));
             }
             if let Some(last) = reports.last() {
                 progress.set_position(last.end_byte);

@@ -1,8 +1,8 @@
 //! `pseudo-label` against an OpenAI-compatible server on loopback that the test scripts: rate
 //! limits with Retry-After, server errors, hangs past the timeout, dropped connections,
 //! malformed bodies, answers that break the guideline, a server that dies mid-run, and one that
-//! does not take `response_format`. Nothing may be lost, duplicated or reordered, and a resumed
-//! run must not ask again for what is cached.
+//! does not take `response_format`, and the binary killed with SIGKILL at random points. Nothing
+//! may be lost, duplicated or reordered, and a resumed run must not ask again for what is cached.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -32,6 +32,14 @@ struct Behaviour {
     die_after: Option<usize>,
     /// Answer 400 to any request carrying `response_format`.
     no_response_format: bool,
+    /// Wait this long before answering (so that a run lasts long enough to be killed).
+    delay: Duration,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour { die_after: None, no_response_format: false, delay: Duration::ZERO }
+    }
 }
 
 impl Server {
@@ -107,6 +115,7 @@ fn serve(
         *entry
     };
     let repair = request["messages"].as_array().map_or(0, Vec::len) > 2;
+    std::thread::sleep(behaviour.delay);
     let mut stream = stream;
     let respond = |stream: &mut TcpStream, status: u16, headers: &str, body: &str| {
         let _ = write!(
@@ -211,7 +220,7 @@ fn output_ids(path: &Path) -> Vec<String> {
 fn every_fault_is_survived_and_nothing_is_lost_or_reordered() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = write_input(dir.path());
-    let server = Server::start(Behaviour { die_after: None, no_response_format: false });
+    let server = Server::start(Behaviour::default());
     let job = job(dir.path(), &input, 4);
     let summary = pseudo_label(&job, &client(&server), "scripted").expect("runs");
     assert_eq!((summary.labeled, summary.failed, summary.cached), (9, 1, 1), "{summary:?}");
@@ -268,12 +277,12 @@ fn a_server_crash_mid_run_is_resumed_from_the_cache() {
     fs_err::write(&path, lines).expect("write");
     let job = Job { output: dir.path().join("teacher.jsonl"), ..job(dir.path(), &path, 3) };
 
-    let dying = Server::start(Behaviour { die_after: Some(12), no_response_format: false });
+    let dying = Server::start(Behaviour { die_after: Some(12), ..Behaviour::default() });
     let summary = pseudo_label(&job, &client(&dying), "scripted").expect("the run ends with failures, not an error");
     assert!(summary.failed > 0 && summary.labeled >= 10, "{summary:?}");
     drop(dying);
 
-    let server = Server::start(Behaviour { die_after: None, no_response_format: false });
+    let server = Server::start(Behaviour::default());
     let summary = pseudo_label(&job, &client(&server), "scripted").expect("resumes");
     assert_eq!((summary.labeled, summary.failed), (30, 0));
     let asked: usize = texts.iter().map(|text| server.requests_for(text)).sum();
@@ -292,7 +301,7 @@ fn servers_without_structured_output_get_plain_json_requests() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("one.jsonl");
     fs_err::write(&path, "{\"id\": 1, \"text\": \"Stable cardiomegaly.\"}\n").expect("write");
-    let server = Server::start(Behaviour { die_after: None, no_response_format: true });
+    let server = Server::start(Behaviour { no_response_format: true, ..Behaviour::default() });
     let summary = pseudo_label(&job(dir.path(), &path, 1), &client(&server), "scripted").expect("runs");
     assert_eq!((summary.labeled, summary.failed), (1, 0));
 }
@@ -327,4 +336,88 @@ fn a_refusing_server_stops_the_run_with_a_clear_error() {
     let error = pseudo_label(&job, &client, "scripted").expect_err("401 stops the run");
     assert!(format!("{error:#}").contains("401"), "{error:#}");
     assert!(!job.output.exists(), "nothing is written");
+}
+
+/// Runs `cxr-trainer pseudo-label` on `input` against `server`, its cache in `cache`; kills it
+/// (SIGKILL) after `kill_after` if it is still running. Returns whether it finished by itself.
+fn run_binary(server: &Server, input: &Path, output: &Path, cache: &Path, kill_after: Option<Duration>) -> bool {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cxr-trainer"))
+        .args(["pseudo-label", input.to_str().expect("path"), "-o", output.to_str().expect("path")])
+        .args(["--base-url", &server.address, "--model", "scripted", "--concurrency", "4"])
+        .args(["--cache", cache.to_str().expect("path")])
+        .env("OPENAI_API_KEY", "secret-fault-key")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cxr-trainer starts");
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut stderr = String::new();
+            child.stderr.take().expect("piped").read_to_string(&mut stderr).expect("stderr");
+            assert!(status.success(), "pseudo-label failed: {stderr}");
+            assert!(!stderr.contains("secret-fault-key"), "the key is in the log: {stderr}");
+            return true;
+        }
+        if kill_after.is_some_and(|limit| started.elapsed() >= limit) {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reports the scripted server answers at once, every time.
+const PLAIN: [&str; 4] = [
+    "Stable cardiomegaly. No pleural effusion.",
+    "Heart size is normal. Lungs are clear.",
+    "Small left pleural effusion.",
+    "Mild pulmonary edema, possible pneumonia.",
+];
+
+#[test]
+fn kill_9_at_random_points_then_resume_gives_the_uninterrupted_output() {
+    use rand::{Rng, SeedableRng};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("reports.jsonl");
+    let lines: String = (0..200)
+        .map(|i| {
+            json!({"id": format!("k{i}"), "text": format!("Report {i}: {}", PLAIN[i % PLAIN.len()])}).to_string() + "\n"
+        })
+        .collect();
+    fs_err::write(&input, lines).expect("write reports");
+    let server = Server::start(Behaviour { delay: Duration::from_millis(25), ..Behaviour::default() });
+
+    let reference = dir.path().join("reference.jsonl");
+    assert!(run_binary(&server, &input, &reference, &dir.path().join("cache-reference"), None));
+    let before = server.total.load(Ordering::SeqCst);
+
+    let output = dir.path().join("teacher.jsonl");
+    let cache = dir.path().join("cache");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut kills = 0;
+    while !run_binary(
+        &server,
+        &input,
+        &output,
+        &cache,
+        (kills < 6).then(|| Duration::from_millis(rng.random_range(30..400))),
+    ) {
+        kills += 1;
+    }
+    assert!(kills >= 3, "the run ended before it could be killed ({kills} kills): make it longer");
+    assert_eq!(fs_err::read(&output).expect("output"), fs_err::read(&reference).expect("reference"), "byte-identical");
+
+    // Each report was answered at most once per run that reached it, and none is asked again
+    // once cached: the killed runs plus the last one asked for no more than the reference plus
+    // the answers lost in flight (at most the concurrency per kill).
+    let asked = server.total.load(Ordering::SeqCst) - before;
+    eprintln!("{kills} kills, {asked} requests for 200 reports");
+    assert!(asked <= 200 + 4 * kills, "{asked} requests for 200 reports over {kills} kills");
+    for entry in walk(dir.path()) {
+        let bytes = fs_err::read(&entry).expect("read");
+        assert!(!String::from_utf8_lossy(&bytes).contains("secret-fault-key"), "{} holds the key", entry.display());
+    }
 }
