@@ -3,10 +3,9 @@
 // median, min and max of --runs runs.
 //
 //   node scripts/bench_node.mjs [--model model] [--reports ../shared/data/iu/dev.jsonl] [--runs 5] [--limit 100]
+//                               [--pkg pkg] [--json]
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-
-import init, { Labeler } from "../pkg/cxr_labeler.js";
 
 const root = new URL("../", import.meta.url);
 const { values } = parseArgs({
@@ -16,12 +15,16 @@ const { values } = parseArgs({
     runs: { type: "string", default: "5" },
     limit: { type: "string", default: "100" },
     "batch-size": { type: "string", default: "4" },
+    pkg: { type: "string", default: "pkg" },
+    json: { type: "boolean", default: false },
   },
 });
+const pkg = new URL(`${values.pkg.replace(/\/$/, "")}/`, root); // paths are relative to the repository
+const { default: init, Labeler } = await import(new URL("cxr_labeler.js", pkg));
 const resolve = (path) => new URL(path, root);
 const read = (name) => readFile(resolve(`${values.model.replace(/\/$/, "")}/${name}`));
 
-await init({ module_or_path: await readFile(resolve("pkg/cxr_labeler_bg.wasm")) });
+await init({ module_or_path: await readFile(new URL("cxr_labeler_bg.wasm", pkg)) });
 const started = performance.now();
 const labeler = Labeler.fromBytes(await read("model.onnx"), await read("tokenizer.json"), await read("labels.json"), {
   batchSize: Number(values["batch-size"]),
@@ -55,6 +58,10 @@ function measure(run) {
 const single = measure(() => reports.forEach((report) => labeler.label(report)));
 const batch = measure(() => labeler.labelBatch(reports));
 const info = labeler.info();
+if (values.json) {
+  console.log(JSON.stringify({ label: single.median, labelBatch: batch.median, reports: reports.length }));
+  process.exit(0);
+}
 console.log(`model ${info.name} (${values.model}), ${reports.length} reports, Node ${process.version}, load ${loadMs.toFixed(0)} ms`);
 console.log("| method | median ms/report | min | max |");
 console.log("|---|---|---|---|");

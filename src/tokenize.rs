@@ -29,6 +29,10 @@ impl ReportTokenizer {
     /// [`Error::Tokenizer`] for an invalid file; [`Error::Config`] when `max_length` leaves no
     /// room for text after the special tokens.
     pub fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
+        // Check the JSON syntax first: `tokenizers` panics, instead of failing, on some invalid
+        // JSON (a truncated `decoder` field; found by fuzz/load_files). Valid JSON cannot hit that.
+        serde_json::from_slice::<serde::de::IgnoredAny>(json)
+            .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source: source.into() })?;
         let mut tokenizer = Tokenizer::from_bytes(json)
             .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source })?;
         let pad_id = tokenizer.get_padding().map_or(0, |padding| padding.pad_id);

@@ -9,7 +9,8 @@ use super::InputError;
 /// One report read from an input file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
-    /// The 1-based line where the record starts in the input.
+    /// The 1-based line where the record starts in the input, counting LF line ends (records
+    /// separated by a lone CR, as in old Mac files, share a line number).
     pub line: u64,
     /// The record's id, carried through to the output: the JSONL `id` field, or the CSV id
     /// column when one was named. `None` when the input has none.

@@ -1,9 +1,10 @@
 //! Integration tests, one binary: the library API against the fixture model, golden files, the
-//! `cxr-label` CLI, hostile input, and privacy.
+//! `cxr-label` CLI, hostile input, privacy, and inputs the fuzzers found.
 #![allow(missing_docs)]
 
 mod api;
 mod cli;
+mod fuzz_regressions;
 mod golden;
 mod hostile;
 mod privacy;

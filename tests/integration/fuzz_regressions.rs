@@ -1,0 +1,34 @@
+//! Inputs the fuzz targets (`fuzz/`) found, replayed by the normal test suite.
+
+use cxr_labeler::ReportTokenizer;
+use cxr_labeler::io::{InputFormat, ReportReader};
+
+use crate::fixture_model;
+
+/// fuzz/load_files: `tokenizers` panicked on a truncated tokenizer.json (an unfinished string in
+/// its `decoder` field) instead of returning an error. Every truncation must be an error.
+#[test]
+fn every_truncated_tokenizer_json_is_an_error() {
+    let json = fs_err::read(fixture_model().join("tokenizer.json")).expect("fixture tokenizer");
+    assert!(ReportTokenizer::from_bytes(&json[..1226], 64).is_err(), "the input the fuzzer found");
+    for cut in 0..json.len() - 1 {
+        let trimmed = json[..cut].trim_ascii_end();
+        assert!(ReportTokenizer::from_bytes(&json[..cut], 64).is_err() || trimmed.ends_with(b"}"), "cut at {cut}");
+    }
+}
+
+/// fuzz/read_reports: records split by a lone CR share a line number (lines count LF), so line
+/// numbers never go back but may repeat.
+#[test]
+fn records_split_by_a_lone_cr_are_all_read() {
+    let input = b"\n\n\n\n\nReports\n\n\n\x02\n\n??$\x00\n[1E\rports\n\n\n\x02\n".to_vec();
+    let format = InputFormat::Csv { column: "Reports".into(), id_column: None };
+    let reports: Vec<_> = ReportReader::new(std::io::Cursor::new(input), &format)
+        .expect("header")
+        .map(|report| report.expect("valid record"))
+        .collect();
+    let texts: Vec<&str> = reports.iter().map(|report| report.text.as_str()).collect();
+    assert_eq!(texts, ["\u{2}", "??$\0", "[1E", "ports", "\u{2}"]);
+    let lines: Vec<u64> = reports.iter().map(|report| report.line).collect();
+    assert!(lines.windows(2).all(|pair| pair[0] <= pair[1]), "{lines:?}");
+}
