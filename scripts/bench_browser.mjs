@@ -22,6 +22,7 @@ import { chromium } from "playwright-core";
 
 import { Labeler, init } from "../pkg/index.js";
 import { launchChromium } from "../tests/browser/chromium.mjs";
+import { readReports } from "./reports.mjs";
 import { serve } from "./serve.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -40,17 +41,10 @@ const dist = join(root, "www/dist");
 await init(await readFile(join(dist, "pkg/cxr_labeler_bg.wasm")));
 const model = (name) => readFile(join(dist, "model", name));
 const labeler = await Labeler.fromBytes(await model("model.onnx"), await model("tokenizer.json"), await model("labels.json"));
-const text = (record) =>
-  record.text ??
-  [["FINDINGS: ", record.findings], ["IMPRESSION: ", record.impression]]
-    .filter(([, section]) => section && section.trim())
-    .map(([heading, section]) => heading + section)
-    .join("\n");
 const reports = [];
 const tokens = [];
-for (const line of (await readFile(values.reports, "utf8")).split("\n")) {
-  if (!line.trim() || reports.length >= Number(values.limit)) continue;
-  const report = text(JSON.parse(line));
+for (const report of await readReports(values.reports)) {
+  if (reports.length >= Number(values.limit)) break;
   const windows = labeler.tokenWindows(report);
   if (report.trim() && windows.length === 1) {
     reports.push(report);

@@ -7,6 +7,8 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 
+import { readReports } from "./reports.mjs";
+
 const root = new URL("../", import.meta.url);
 const { values } = parseArgs({
   options: {
@@ -31,17 +33,7 @@ const labeler = Labeler.fromBytes(await read("model.onnx"), await read("tokenize
 });
 const loadMs = performance.now() - started;
 
-const text = (record) =>
-  record.text ??
-  [["FINDINGS: ", record.findings], ["IMPRESSION: ", record.impression]]
-    .filter(([, section]) => section && section.trim())
-    .map(([heading, section]) => heading + section)
-    .join("\n");
-const reports = (await readFile(resolve(values.reports), "utf8"))
-  .split("\n")
-  .filter((line) => line.trim())
-  .map((line) => text(JSON.parse(line)))
-  .slice(0, Number(values.limit));
+const reports = (await readReports(resolve(values.reports))).slice(0, Number(values.limit));
 
 function measure(run) {
   run(); // warm-up

@@ -6,15 +6,7 @@ use cxr_labeler::{Labeler, LabelerOptions};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
-static LABELER: LazyLock<Labeler> = LazyLock::new(|| {
-    Labeler::from_bytes(
-        include_bytes!("../../tests/fixtures/tiny/model.onnx"),
-        include_bytes!("../../tests/fixtures/tiny/tokenizer.json"),
-        include_bytes!("../../tests/fixtures/tiny/labels.json"),
-        LabelerOptions::default(),
-    )
-    .expect("the fixture model loads")
-});
+static LABELER: LazyLock<Labeler> = LazyLock::new(|| cxr_labeler_fuzz::fixture_labeler(LabelerOptions::default()));
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -5,15 +5,7 @@ use cxr_labeler::{Labeler, LabelerOptions, Labels, Observation, Status};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
-static LABELER: LazyLock<Labeler> = LazyLock::new(|| {
-    Labeler::from_bytes(
-        include_bytes!("../../tests/fixtures/tiny/model.onnx"),
-        include_bytes!("../../tests/fixtures/tiny/tokenizer.json"),
-        include_bytes!("../../tests/fixtures/tiny/labels.json"),
-        LabelerOptions::default().with_batch_size(3),
-    )
-    .expect("the fixture model loads")
-});
+static LABELER: LazyLock<Labeler> = LazyLock::new(|| cxr_labeler_fuzz::fixture_labeler(LabelerOptions::default().with_batch_size(3)));
 
 fn check(labels: &Labels) {
     for finding in labels.findings() {

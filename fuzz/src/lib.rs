@@ -1,5 +1,18 @@
 //! Helpers shared by the fuzz targets.
 
+use cxr_labeler::{Labeler, LabelerOptions};
+
+/// The test fixture's tiny model (`tests/fixtures/tiny`), fast enough for a million runs.
+pub fn fixture_labeler(options: LabelerOptions) -> Labeler {
+    Labeler::from_bytes(
+        include_bytes!("../../tests/fixtures/tiny/model.onnx"),
+        include_bytes!("../../tests/fixtures/tiny/tokenizer.json"),
+        include_bytes!("../../tests/fixtures/tiny/labels.json"),
+        options,
+    )
+    .expect("the fixture model loads")
+}
+
 /// `original` corrupted as `data` says: `data[0]` picks truncation (bit 7) or overwriting, and
 /// appending garbage (bit 0); `data[1..3]` the offset; the rest is the bytes written. `None` when
 /// `data` is too short to say.
