@@ -29,9 +29,10 @@ impl ReportTokenizer {
     /// [`Error::Tokenizer`] for an invalid file; [`Error::Config`] when `max_length` leaves no
     /// room for text after the special tokens.
     pub fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
-        // Check the JSON syntax first: `tokenizers` panics, instead of failing, on some invalid
-        // JSON (a truncated `decoder` field; found by fuzz/load_files). Valid JSON cannot hit that.
-        serde_json::from_slice::<serde::de::IgnoredAny>(json)
+        // Check the JSON first, strings and escapes included: `tokenizers` panics, instead of
+        // failing, on some invalid JSON in its `decoder` field (a truncated file, a lone surrogate
+        // escape: found by fuzz/load_files). Valid JSON cannot hit that.
+        serde_json::from_slice::<serde_json::Value>(json)
             .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source: source.into() })?;
         let mut tokenizer = Tokenizer::from_bytes(json)
             .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source })?;

@@ -12,7 +12,11 @@ const MODEL: &[u8] = include_bytes!("../../tests/fixtures/tiny/model.onnx");
 const TOKENIZER: &[u8] = include_bytes!("../../tests/fixtures/tiny/tokenizer.json");
 const CONFIG: &[u8] = include_bytes!("../../tests/fixtures/tiny/labels.json");
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: {
+    // The labeler turns tract's panics on malformed graphs into errors (natively): put back the
+    // default panic hook, which reports without aborting, so that only an uncaught panic counts.
+    drop(std::panic::take_hook());
+}, |data: &[u8]| {
     let Some(model) = cxr_labeler_fuzz::corrupt(MODEL, data) else { return };
     if let Ok(labeler) = Labeler::from_bytes(&model, TOKENIZER, CONFIG, LabelerOptions::default()) {
         // A model that loads may still fail at run time, but with an error.

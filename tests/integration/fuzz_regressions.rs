@@ -1,7 +1,7 @@
 //! Inputs the fuzz targets (`fuzz/`) found, replayed by the normal test suite.
 
-use cxr_labeler::ReportTokenizer;
 use cxr_labeler::io::{InputFormat, ReportReader};
+use cxr_labeler::{Error, Labeler, LabelerOptions, ReportTokenizer};
 
 use crate::fixture_model;
 
@@ -14,6 +14,32 @@ fn every_truncated_tokenizer_json_is_an_error() {
     for cut in 0..json.len() - 1 {
         let trimmed = json[..cut].trim_ascii_end();
         assert!(ReportTokenizer::from_bytes(&json[..cut], 64).is_err() || trimmed.ends_with(b"}"), "cut at {cut}");
+    }
+}
+
+/// fuzz/load_files: `tokenizers` also panicked on a byte that is not UTF-8 inside a string.
+#[test]
+fn a_tokenizer_json_with_a_broken_string_is_an_error() {
+    let mut json = fs_err::read(fixture_model().join("tokenizer.json")).expect("fixture tokenizer");
+    json[1223..1225].copy_from_slice(&[0x48, 0x96]);
+    assert!(ReportTokenizer::from_bytes(&json, 64).is_err());
+}
+
+/// fuzz/load_model: tract panicked (index out of bounds in a Transpose permutation) on an ONNX
+/// file with one byte changed; loading must fail with an error instead.
+#[test]
+fn an_onnx_file_that_makes_tract_panic_is_a_load_error() {
+    let dir = fixture_model();
+    let read = |name: &str| fs_err::read(dir.join(name)).expect("fixture file");
+    let mut model = read("model.onnx");
+    model[750] = 0x2e;
+    let result = Labeler::from_bytes(&model, &read("tokenizer.json"), &read("labels.json"), LabelerOptions::default());
+    match result {
+        Err(error @ Error::ModelLoad(_)) => {
+            assert!(error.full_message().contains("malformed"), "{}", error.full_message())
+        }
+        Err(other) => panic!("a load error, not {other}"),
+        Ok(_) => panic!("the corrupt model loaded"),
     }
 }
 
