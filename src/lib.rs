@@ -35,6 +35,7 @@
 
 mod config;
 mod error;
+mod guard;
 #[cfg(feature = "io")]
 pub mod io;
 mod labeler;

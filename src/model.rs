@@ -22,23 +22,11 @@ impl Model {
     /// differ from the contract.
     pub(crate) fn from_bytes(onnx: &[u8], config: &LabelConfig) -> Result<Self> {
         // tract panics, instead of failing, on some malformed graphs (a Transpose permutation
-        // out of range: found by fuzz/load_model). Natively the panic becomes a load error; in
-        // WebAssembly a panic aborts the module and cannot be caught.
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Model::load(onnx, config))).unwrap_or_else(
-                |panic| {
-                    let message = panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("no message");
-                    Err(Error::ModelLoad(format!("the ONNX graph is malformed (tract panicked: {message})").into()))
-                },
-            )
-        }
-        #[cfg(target_arch = "wasm32")]
-        Model::load(onnx, config)
+        // out of range: found by fuzz/load_model).
+        crate::guard::catch_panic(
+            || Model::load(onnx, config),
+            |message| Error::ModelLoad(format!("the ONNX graph is malformed (tract panicked: {message})").into()),
+        )
     }
 
     fn load(onnx: &[u8], config: &LabelConfig) -> Result<Self> {

@@ -3,7 +3,7 @@
 
 use tokenizers::Tokenizer;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 use crate::window::{self, TokenPlace};
 
 /// A tokenizer bound to a model's context length: what the runtime feeds the model, and what
@@ -29,11 +29,20 @@ impl ReportTokenizer {
     /// [`Error::Tokenizer`] for an invalid file; [`Error::Config`] when `max_length` leaves no
     /// room for text after the special tokens.
     pub fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
-        // Check the JSON first, strings and escapes included: `tokenizers` panics, instead of
-        // failing, on some invalid JSON in its `decoder` field (a truncated file, a lone surrogate
-        // escape: found by fuzz/load_files). Valid JSON cannot hit that.
-        serde_json::from_slice::<serde_json::Value>(json)
-            .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source: source.into() })?;
+        let loading = |source: BoxError| Error::Tokenizer { context: "loading tokenizer.json", source };
+        // `tokenizers` panics, instead of failing, on some malformed files (found by
+        // fuzz/load_files): invalid JSON in the `decoder` field, a template naming a special token
+        // it does not define. Check those first (a panic cannot be caught in WebAssembly), and
+        // catch any other panic natively.
+        let value: serde_json::Value = serde_json::from_slice(json).map_err(|error| loading(error.into()))?;
+        check_templates(&value["post_processor"]).map_err(|reason| loading(reason.into()))?;
+        crate::guard::catch_panic(
+            || Self::load(json, max_length),
+            |message| loading(format!("the tokenizer panicked: {message}").into()),
+        )
+    }
+
+    fn load(json: &[u8], max_length: usize) -> Result<Self> {
         let mut tokenizer = Tokenizer::from_bytes(json)
             .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source })?;
         let pad_id = tokenizer.get_padding().map_or(0, |padding| padding.pad_id);
@@ -97,5 +106,32 @@ impl ReportTokenizer {
     /// masked out, so the value only has to be a valid index.
     pub fn pad_id(&self) -> u32 {
         self.pad_id
+    }
+}
+
+/// Checks that every `TemplateProcessing` post-processor (also inside a `Sequence`) defines the
+/// special tokens its templates use; `tokenizers` indexes them without checking.
+fn check_templates(processor: &serde_json::Value) -> std::result::Result<(), String> {
+    match processor["type"].as_str() {
+        Some("TemplateProcessing") => {
+            for template in ["single", "pair"] {
+                let pieces = processor[template].as_array().map(Vec::as_slice).unwrap_or_default();
+                for id in pieces.iter().filter_map(|piece| piece["SpecialToken"]["id"].as_str()) {
+                    if processor["special_tokens"].get(id).is_none() {
+                        return Err(format!(
+                            "the post_processor's {template} template uses {id:?}, which it does not define"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some("Sequence") => processor["processors"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .try_for_each(check_templates),
+        _ => Ok(()),
     }
 }

@@ -25,6 +25,16 @@ fn a_tokenizer_json_with_a_broken_string_is_an_error() {
     assert!(ReportTokenizer::from_bytes(&json, 64).is_err());
 }
 
+/// fuzz/load_files: `tokenizers` panicked ("no entry found for key") encoding with a template
+/// that names a special token its `special_tokens` does not define (two bytes changed).
+#[test]
+fn a_template_naming_an_undefined_special_token_is_an_error() {
+    let mut json = fs_err::read(fixture_model().join("tokenizer.json")).expect("fixture tokenizer");
+    json[1050..1052].copy_from_slice(b"&~");
+    let error = ReportTokenizer::from_bytes(&json, 64).err().expect("an error, not a tokenizer");
+    assert!(error.full_message().contains("does not define"), "{}", error.full_message());
+}
+
 /// fuzz/load_model: tract panicked (index out of bounds in a Transpose permutation) on an ONNX
 /// file with one byte changed; loading must fail with an error instead.
 #[test]
