@@ -31,20 +31,23 @@ impl ReportTokenizer {
     pub fn from_bytes(json: &[u8], max_length: usize) -> Result<Self> {
         let loading = |source: BoxError| Error::Tokenizer { context: "loading tokenizer.json", source };
         // `tokenizers` panics, instead of failing, on some malformed files (found by
-        // fuzz/load_files): invalid JSON in the `decoder` field, a template naming a special token
-        // it does not define. Check those first (a panic cannot be caught in WebAssembly), and
-        // catch any other panic natively.
+        // fuzz/load_files): invalid JSON in the `decoder` field when it reads the bytes itself,
+        // a template naming a special token it does not define. So the JSON is parsed here and
+        // checked first (a panic cannot be caught in WebAssembly), and any other panic is caught
+        // natively.
         let value: serde_json::Value = serde_json::from_slice(json).map_err(|error| loading(error.into()))?;
         check_templates(&value["post_processor"]).map_err(|reason| loading(reason.into()))?;
         crate::guard::catch_panic(
-            || Self::load(json, max_length),
+            || {
+                let tokenizer = serde_json::from_value(value).map_err(|error| loading(error.into()))?;
+                Self::prepare(tokenizer, max_length)
+            },
             |message| loading(format!("the tokenizer panicked: {message}").into()),
         )
     }
 
-    fn load(json: &[u8], max_length: usize) -> Result<Self> {
-        let mut tokenizer = Tokenizer::from_bytes(json)
-            .map_err(|source| Error::Tokenizer { context: "loading tokenizer.json", source })?;
+    /// Turns off the file's truncation and padding and finds the special tokens around a text.
+    fn prepare(mut tokenizer: Tokenizer, max_length: usize) -> Result<Self> {
         let pad_id = tokenizer.get_padding().map_or(0, |padding| padding.pad_id);
         tokenizer
             .with_truncation(None)
