@@ -14,13 +14,13 @@ const report = $("report");
 const loadStatus = $("load-status");
 const loadProgress = $("load-progress");
 
-// --- the privacy statement, checked: every resource this page fetched, and where from ---------
+// --- the privacy statement, checked: every resource the page (not its worker) fetched ------------
 function showRequests() {
   const entries = performance.getEntriesByType("resource");
   const elsewhere = entries.filter((entry) => new URL(entry.name).origin !== location.origin);
   $("requests").textContent =
     elsewhere.length === 0
-      ? `Requests so far: ${entries.length + 1}, all to ${location.host}.`
+      ? `Files this page fetched so far: ${entries.length + 1}, all from ${location.host} (its worker fetches the model from there too).`
       : `Warning: ${elsewhere.length} requests went elsewhere.`;
 }
 new PerformanceObserver(showRequests).observe({ type: "resource", buffered: true });

@@ -234,7 +234,7 @@ test("every request stays on the page's origin", async () => {
   assert.deepEqual(elsewhere, []);
   const files = new Set(requests.map(([url]) => new URL(url).pathname));
   for (const file of ["/", "/app.js", "/pkg/cxr_labeler_bg.wasm", "/model/model.onnx"]) assert.ok(files.has(file), file);
-  assert.match(await page.textContent("#requests"), /all to 127\.0\.0\.1/);
+  assert.match(await page.textContent("#requests"), /all from 127\.0\.0\.1/);
 });
 
 test("the Content-Security-Policy holds", async () => {
