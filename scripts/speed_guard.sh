@@ -29,6 +29,11 @@ trap cleanup EXIT
 build() { # build SIDE DIR: cxr-label (no embedded model) and the npm package of the tree in DIR
   (
     cd "$2"
+    # Both trees share target/, where some files have the same path for both (the final copies,
+    # and the cdylib .wasm, which cargo names without a hash): remove them, so that each build
+    # writes its own instead of reusing the other tree's.
+    rm -f target/release/cxr-label target/wasm32-unknown-unknown/release/cxr_labeler.wasm \
+      target/wasm32-unknown-unknown/release/deps/cxr_labeler.wasm
     cargo build --release --quiet --bin cxr-label --no-default-features --features cli
     cp target/release/cxr-label "$work/cxr-label-$1"
     scripts/build-npm.sh > /dev/null
