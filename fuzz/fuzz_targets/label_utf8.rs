@@ -5,7 +5,8 @@ use cxr_labeler::{Labeler, LabelerOptions, Labels, Observation, Status};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
-static LABELER: LazyLock<Labeler> = LazyLock::new(|| cxr_labeler_fuzz::fixture_labeler(LabelerOptions::default().with_batch_size(3)));
+static LABELER: LazyLock<Labeler> =
+    LazyLock::new(|| cxr_labeler_fuzz::fixture_labeler(LabelerOptions::default().with_batch_size(3)));
 
 fn check(labels: &Labels) {
     for finding in labels.findings() {
