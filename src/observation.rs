@@ -95,6 +95,12 @@ impl Observation {
     pub const fn is_pathology(self) -> bool {
         !matches!(self, Observation::NoFinding | Observation::SupportDevices)
     }
+
+    /// Whether this observation with `status` reports a pathology (a pathology, positive or
+    /// uncertain): the guideline's condition for No Finding not to be positive.
+    pub const fn reports_pathology(self, status: Status) -> bool {
+        self.is_pathology() && matches!(status, Status::Positive | Status::Uncertain)
+    }
 }
 
 impl fmt::Display for Observation {

@@ -124,9 +124,7 @@ impl Labels {
 
     /// Whether any of the 12 pathologies is positive or uncertain.
     fn reports_pathology(&self) -> bool {
-        self.findings.iter().any(|finding| {
-            finding.observation.is_pathology() && matches!(finding.status, Status::Positive | Status::Uncertain)
-        })
+        self.findings.iter().any(|finding| finding.observation.reports_pathology(finding.status))
     }
 
     /// The guideline's No Finding rule: positive only when no pathology is positive or

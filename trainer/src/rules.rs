@@ -651,11 +651,9 @@ pub fn label(text: &str) -> TeacherLabels {
             }
         }
     }
-    let pathology = Observation::ALL.iter().any(|o| {
-        o.is_pathology()
-            && best[o.index()].as_ref().is_some_and(|l| matches!(l.status, Status::Positive | Status::Uncertain))
-    });
-    if !pathology && !other_abnormality && !text.trim().is_empty() {
+    let pathology =
+        Observation::ALL.iter().any(|o| best[o.index()].as_ref().is_some_and(|l| o.reports_pathology(l.status)));
+    if !pathology && !other_abnormality && !cxr_labeler::is_blank(text) {
         let first_words: Vec<&str> = text.split_whitespace().take(8).collect();
         let quote = first_words.join(" ");
         let evidence =

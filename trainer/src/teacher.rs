@@ -45,6 +45,13 @@ impl<'de> Deserialize<'de> for TeacherLabels {
     }
 }
 
+impl TeacherLabels {
+    /// Whether any listed pathology is positive or uncertain (then No Finding cannot be positive).
+    pub fn reports_pathology(&self) -> bool {
+        self.0.iter().any(|(observation, label)| observation.reports_pathology(label.status))
+    }
+}
+
 /// One line of a teacher file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TeacherRecord {

@@ -191,7 +191,7 @@ fn label_report(
     samples: usize,
     repairs: usize,
 ) -> Result<Outcome, CallError> {
-    if text.trim().is_empty() {
+    if cxr_labeler::is_blank(text) {
         return Ok(Outcome::Labeled {
             labels: TeacherLabels::default(),
             cached: true,
@@ -278,15 +278,9 @@ pub fn merge_samples(answers: &[TeacherLabels]) -> TeacherLabels {
     let mut merged = Vec::new();
     for observation in Observation::ALL {
         let mut votes = [0.0f64; Status::COUNT];
-        let mut evidence: Option<(f32, Status, &str)> = None;
         for answer in answers {
             match answer.0.iter().find(|(o, _)| *o == observation) {
-                Some((_, label)) => {
-                    votes[label.status.index()] += f64::from(label.confidence);
-                    if evidence.is_none_or(|(confidence, _, _)| label.confidence > confidence) {
-                        evidence = Some((label.confidence, label.status, &label.evidence));
-                    }
-                }
+                Some((_, label)) => votes[label.status.index()] += f64::from(label.confidence),
                 None => votes[Status::NotMentioned.index()] += 1.0,
             }
         }
@@ -297,14 +291,13 @@ pub fn merge_samples(answers: &[TeacherLabels]) -> TeacherLabels {
         if status == Status::NotMentioned {
             continue;
         }
+        // The winning status got votes, so some answer gives it: quote the surest one.
         let quote = answers
             .iter()
             .filter_map(|answer| answer.0.iter().find(|(o, l)| *o == observation && l.status == status))
             .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
-            .map_or_else(
-                || evidence.map(|(_, _, quote)| quote.to_owned()).unwrap_or_default(),
-                |(_, l)| l.evidence.clone(),
-            );
+            .map(|(_, label)| label.evidence.clone())
+            .unwrap_or_default();
         merged.push((
             observation,
             TeacherLabel {
@@ -315,12 +308,11 @@ pub fn merge_samples(answers: &[TeacherLabels]) -> TeacherLabels {
             },
         ));
     }
-    let pathology =
-        merged.iter().any(|(o, l)| o.is_pathology() && matches!(l.status, Status::Positive | Status::Uncertain));
-    if pathology {
-        merged.retain(|(o, _)| *o != Observation::NoFinding);
+    let mut merged = TeacherLabels(merged);
+    if merged.reports_pathology() {
+        merged.0.retain(|(o, _)| *o != Observation::NoFinding);
     }
-    TeacherLabels(merged)
+    merged
 }
 
 /// Replaces each listed observation's distribution with the one the status token's

@@ -73,16 +73,18 @@ pub fn validate(content: &str, report: &str) -> Result<TeacherLabels, String> {
             },
         ));
     }
-    let pathology =
-        labels.iter().any(|(o, l)| o.is_pathology() && matches!(l.status, Status::Positive | Status::Uncertain));
-    if pathology && labels.iter().any(|(o, l)| *o == Observation::NoFinding && l.status == Status::Positive) {
+    let labels = TeacherLabels(labels);
+    if labels.reports_pathology()
+        && labels.0.iter().any(|(o, l)| *o == Observation::NoFinding && l.status == Status::Positive)
+    {
         problems.push("No Finding cannot be positive when a pathology is positive or uncertain".to_owned());
     }
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
-    labels.sort_by_key(|(observation, _)| *observation);
-    Ok(TeacherLabels(labels))
+    let mut labels = labels;
+    labels.0.sort_by_key(|(observation, _)| *observation);
+    Ok(labels)
 }
 
 #[cfg(test)]
