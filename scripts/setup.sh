@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the npm build need and a fresh machine lacks: the wasm32 target,
-# wasm-bindgen-cli at the version Cargo.lock pins, the Node packages of package-lock.json, and
-# Debian's Chromium (browser tests; unless $CHROMIUM names another) and strace (privacy test).
+# wasm-bindgen-cli at the version Cargo.lock pins, the Node packages of package-lock.json,
+# llama-cpp-python's server in .venv (the trainer's test against a real OpenAI-compatible
+# server), and Debian's Chromium (browser tests; unless $CHROMIUM names another) and strace
+# (privacy test).
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,14 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund
+fi
+
+# PyPI serves llama-cpp-python as source only: the first install compiles llama.cpp (about
+# 6 minutes on 2 cores; pip keeps the built wheel in its cache for the next time).
+if ! .venv/bin/python -c "import llama_cpp.server, gguf" 2> /dev/null; then
+  python3 -m venv .venv
+  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) .venv/bin/pip install --quiet --disable-pip-version-check \
+    "llama-cpp-python[server]==0.3.36" "gguf==0.19.0"
 fi
 
 # Debian packages: Chromium (browser tests) and strace (the no-socket test).

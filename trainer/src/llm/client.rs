@@ -1,11 +1,11 @@
 //! A blocking client for the chat completions endpoint of any OpenAI-compatible server (vLLM,
 //! llama.cpp, Ollama, hosted APIs), shared by many worker threads: a global rate limit, retries
 //! with exponential backoff and full jitter on 429, 5xx, timeouts and broken connections
-//! (`Retry-After` honoured), and a fallback from JSON-schema output to plain JSON instructions
-//! for servers that reject `response_format`.
+//! (`Retry-After` honoured), and a fallback through the dialects of structured output (see
+//! [`OutputFormat`]) down to plain JSON instructions for servers that reject `response_format`.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -72,12 +72,49 @@ pub enum CallError {
     },
 }
 
+/// How the answer's JSON schema is sent, tried in this order: each server rejection of
+/// `response_format` (400, 422 or 500 naming it) moves to the next one for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum OutputFormat {
+    /// OpenAI's `{"type": "json_schema", "json_schema": {...}}` (vLLM, llama.cpp's
+    /// `llama-server`, Ollama, hosted APIs).
+    JsonSchema = 0,
+    /// `{"type": "json_object", "schema": {...}}` (llama-cpp-python's server, Anyscale-style
+    /// endpoints).
+    JsonObjectSchema = 1,
+    /// No `response_format`: the JSON is asked for in the prompt only.
+    PromptOnly = 2,
+}
+
+impl OutputFormat {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => OutputFormat::JsonSchema,
+            1 => OutputFormat::JsonObjectSchema,
+            _ => OutputFormat::PromptOnly,
+        }
+    }
+
+    /// The `response_format` field of a request, if any.
+    fn response_format(self) -> Option<Value> {
+        match self {
+            OutputFormat::JsonSchema => Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": "chexpert_labels", "strict": true, "schema": prompt::answer_schema()}
+            })),
+            OutputFormat::JsonObjectSchema => Some(json!({"type": "json_object", "schema": prompt::answer_schema()})),
+            OutputFormat::PromptOnly => None,
+        }
+    }
+}
+
 /// A shared client.
 pub struct Client {
     config: ClientConfig,
     agent: ureq::Agent,
-    /// Cleared for good when the server rejects `response_format`.
-    structured: AtomicBool,
+    /// The [`OutputFormat`] in use; only ever moves forward.
+    format: AtomicU8,
     /// The earliest time the next request may start (rate limit).
     next_slot: Mutex<Instant>,
 }
@@ -97,7 +134,17 @@ impl Client {
             .http_status_as_error(false)
             .build()
             .into();
-        Client { config, agent, structured: AtomicBool::new(true), next_slot: Mutex::new(Instant::now()) }
+        Client {
+            config,
+            agent,
+            format: AtomicU8::new(OutputFormat::JsonSchema as u8),
+            next_slot: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The way the answer's schema is currently sent.
+    pub fn output_format(&self) -> OutputFormat {
+        OutputFormat::from_u8(self.format.load(Ordering::Relaxed))
     }
 
     /// Sends `messages` (chat format) at `temperature` and returns the completion, retrying
@@ -138,13 +185,10 @@ impl Client {
     }
 
     fn attempt(&self, messages: &[Value], temperature: f64) -> Attempt {
-        let structured = self.structured.load(Ordering::Relaxed);
+        let format = self.output_format();
         let mut body = json!({ "model": self.config.model, "messages": messages, "temperature": temperature });
-        if structured {
-            body["response_format"] = json!({
-                "type": "json_schema",
-                "json_schema": {"name": "chexpert_labels", "strict": true, "schema": prompt::answer_schema()}
-            });
+        if let Some(response_format) = format.response_format() {
+            body["response_format"] = response_format;
         }
         if self.config.logprobs {
             body["logprobs"] = json!(true);
@@ -172,12 +216,20 @@ impl Client {
                 Some(completion) => Attempt::Done(completion),
                 None => Attempt::Retry { reason: format!("malformed response body: {}", excerpt(&text)), after: None },
             },
-            429 | 500..=599 | 408 => Attempt::Retry { reason: format!("HTTP {status}: {}", excerpt(&text)), after },
-            400 | 422 if structured && mentions_response_format(&text) => {
-                self.structured.store(false, Ordering::Relaxed);
-                eprintln!("the server does not take response_format: asking for JSON in the prompt only");
+            // llama-cpp-python answers a request it cannot validate with 500.
+            400 | 422 | 500 if format != OutputFormat::PromptOnly && mentions_response_format(&text) => {
+                let next = format as u8 + 1;
+                // Only the first thread to see this rejection moves the format on.
+                if self.format.compare_exchange(format as u8, next, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                    let what = match OutputFormat::from_u8(next) {
+                        OutputFormat::JsonObjectSchema => "trying response_format json_object with the schema",
+                        _ => "asking for JSON in the prompt only",
+                    };
+                    eprintln!("the server does not take this response_format ({format:?}): {what}");
+                }
                 Attempt::Unstructured
             }
+            429 | 500..=599 | 408 => Attempt::Retry { reason: format!("HTTP {status}: {}", excerpt(&text)), after },
             _ => Attempt::Refused(CallError::Refused { status, body: excerpt(&text) }),
         }
     }

@@ -3,6 +3,7 @@
 
 mod distill;
 mod export;
+mod llama_server;
 mod parity;
 mod pseudo_label;
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cxr_labeler::io::InputFormat;
-use cxr_trainer::llm::client::{Client, ClientConfig};
+use cxr_trainer::llm::client::{Client, ClientConfig, OutputFormat};
 use cxr_trainer::llm::{Job, failures_path, pseudo_label};
 use serde_json::{Value, json};
 
@@ -302,8 +302,12 @@ fn servers_without_structured_output_get_plain_json_requests() {
     let path = dir.path().join("one.jsonl");
     fs_err::write(&path, "{\"id\": 1, \"text\": \"Stable cardiomegaly.\"}\n").expect("write");
     let server = Server::start(Behaviour { no_response_format: true, ..Behaviour::default() });
-    let summary = pseudo_label(&job(dir.path(), &path, 1), &client(&server), "scripted").expect("runs");
+    let client = client(&server);
+    let summary = pseudo_label(&job(dir.path(), &path, 1), &client, "scripted").expect("runs");
     assert_eq!((summary.labeled, summary.failed), (1, 0));
+    // json_schema rejected, json_object with the schema rejected, then the prompt alone.
+    assert_eq!(server.requests_for("Stable cardiomegaly."), 3);
+    assert_eq!(client.output_format(), OutputFormat::PromptOnly);
 }
 
 #[test]
