@@ -5,8 +5,7 @@
 use cxr_labeler::{LabelConfig, ReportTokenizer};
 use libfuzzer_sys::fuzz_target;
 
-const TOKENIZER: &[u8] = include_bytes!("../../tests/fixtures/tiny/tokenizer.json");
-const CONFIG: &[u8] = include_bytes!("../../tests/fixtures/tiny/labels.json");
+use cxr_labeler_fuzz::{CONFIG, TOKENIZER};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else { return };

@@ -2,15 +2,16 @@
 
 use cxr_labeler::{Labeler, LabelerOptions};
 
+/// The test fixture's tiny model (`tests/fixtures/tiny`).
+pub const MODEL: &[u8] = include_bytes!("../../tests/fixtures/tiny/model.onnx");
+/// The fixture's tokenizer.
+pub const TOKENIZER: &[u8] = include_bytes!("../../tests/fixtures/tiny/tokenizer.json");
+/// The fixture's runtime config.
+pub const CONFIG: &[u8] = include_bytes!("../../tests/fixtures/tiny/labels.json");
+
 /// The test fixture's tiny model (`tests/fixtures/tiny`), fast enough for a million runs.
 pub fn fixture_labeler(options: LabelerOptions) -> Labeler {
-    Labeler::from_bytes(
-        include_bytes!("../../tests/fixtures/tiny/model.onnx"),
-        include_bytes!("../../tests/fixtures/tiny/tokenizer.json"),
-        include_bytes!("../../tests/fixtures/tiny/labels.json"),
-        options,
-    )
-    .expect("the fixture model loads")
+    Labeler::from_bytes(MODEL, TOKENIZER, CONFIG, options).expect("the fixture model loads")
 }
 
 /// `original` corrupted as `data` says: `data[0]` picks truncation (bit 7) or overwriting, and
@@ -30,4 +31,22 @@ pub fn corrupt(original: &[u8], data: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(file)
+}
+
+/// Loads `model` corrupted by `data` (see [`corrupt`]) with the fixture's tokenizer and config:
+/// an error or a working labeler, never a panic. A labeler that loads labels one report (it may
+/// still fail at run time, but with an error).
+pub fn load_corrupted_model(model: &[u8], data: &[u8]) {
+    let Some(model) = corrupt(model, data) else { return };
+    if let Ok(labeler) = Labeler::from_bytes(&model, TOKENIZER, CONFIG, LabelerOptions::default()) {
+        let _ = labeler.label("Stable cardiomegaly. No pleural effusion.");
+    }
+}
+
+/// Puts back the default panic hook, which reports without aborting: the labeler turns tract's
+/// panics on malformed graphs into errors (natively), so only an uncaught panic must count.
+/// Checks first that `model` loads uncorrupted, so the fuzzer starts from a working file.
+pub fn init_model_target(model: &[u8]) {
+    drop(std::panic::take_hook());
+    Labeler::from_bytes(model, TOKENIZER, CONFIG, LabelerOptions::default()).expect("the seed model loads");
 }

@@ -62,7 +62,7 @@ export class Labeler {
    */
   static async fromBytes(model, tokenizer, config, options = {}) {
     await init(options.wasm);
-    return new Labeler(CoreLabeler.fromBytes(model, tokenizer, config, coreOptions(options)));
+    return new Labeler(loadCore(model, tokenizer, config, options));
   }
 
   /**
@@ -88,7 +88,7 @@ export class Labeler {
     try {
       await init(options.wasm ?? downloads[3]?.bytes);
       const [model, tokenizer, config] = downloads.map((entry) => entry.bytes);
-      labeler = new Labeler(CoreLabeler.fromBytes(model, tokenizer, config, coreOptions(options)));
+      labeler = new Labeler(loadCore(model, tokenizer, config, options));
     } catch (error) {
       if (cache) await Promise.all(downloads.map((entry) => cache.delete(entry.url)));
       const source = fileOfError(error);
@@ -322,6 +322,21 @@ async function store(cache, { url, bytes }) {
     await cache.put(url, new Response(bytes, { headers: { "Content-Length": String(bytes.byteLength) } }));
   } catch {
     // Quota exceeded: the next visit downloads again; nothing else depends on the cache.
+  }
+}
+
+/**
+ * `CoreLabeler.fromBytes`, with a trap of the WebAssembly runtime turned into a `model-load`
+ * error: tract panics on some malformed ONNX graphs, and WebAssembly cannot unwind a panic, so
+ * it aborts the call. The module stays usable (a later load of a valid model works; what the
+ * aborted load had allocated is not freed).
+ */
+function loadCore(model, tokenizer, config, options) {
+  try {
+    return CoreLabeler.fromBytes(model, tokenizer, config, coreOptions(options));
+  } catch (error) {
+    if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+    throw labelerError("model-load", `the runtime aborted while loading the model (${error.message}): model.onnx is malformed`);
   }
 }
 

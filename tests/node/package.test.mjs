@@ -93,6 +93,22 @@ test("fromBytes loads, and a freed labeler says so", async () => {
   await assert.rejects(Labeler.fromBytes(files.model, new Uint8Array([1, 2]), files.config), { code: "tokenizer" });
 });
 
+test("a model that makes the runtime abort is a model-load error, and the module keeps working", async () => {
+  const files = await fixtureFiles();
+  // fuzz/load_model: this byte makes tract index out of bounds (a panic: a trap in WebAssembly).
+  const model = Uint8Array.from(files.model);
+  model[750] = 0x2e;
+  await assert.rejects(Labeler.fromBytes(model, files.tokenizer, files.config), (error) => {
+    assert.equal(error.name, "LabelerError");
+    assert.equal(error.code, "model-load");
+    assert.match(error.message, /runtime aborted .*model\.onnx is malformed/);
+    return true;
+  });
+  const labeler = await Labeler.fromBytes(files.model, files.tokenizer, files.config);
+  assertSameLabels(labeler.label(reports[0].text), golden[0].labels, reports[0].id);
+  labeler.free();
+});
+
 test("privacy: fromUrl fetches the three model URLs and nothing else; labeling fetches nothing", async () => {
   const fetched = [];
   const realFetch = globalThis.fetch;
