@@ -9,7 +9,7 @@ use cxr_labeler::{Observation, Status};
 use super::graph::{Attribute, GraphBuilder};
 use crate::student::bert::{BertStudent, DenseResidual};
 use crate::student::deberta::{DebertaStudent, DisentangledSelfAttention, relative_indices};
-use crate::student::{MASK_PENALTY, Pooling, Student};
+use crate::student::{MASK_PENALTY, Pooling, Student, own_blocks};
 
 /// The graph's output name.
 pub const OUTPUT: &str = "logits";
@@ -57,6 +57,8 @@ struct Common {
     sequence: String,
     /// `[batch, 1, 1, sequence]`: 0 for tokens, -10000 for padding.
     bias: String,
+    /// The same bias shaped `[batch, sequence]`.
+    flat_bias: String,
     /// `[batch, sequence]` float mask.
     mask: String,
     zero: String,
@@ -72,7 +74,7 @@ fn common(graph: &mut GraphBuilder) -> Common {
     let axes = graph.int64("bias_axes", &[2], &[1, 2]);
     let bias = graph.op("Unsqueeze", &[&flat_bias, &axes], &[]);
     let zero = graph.int64("zero", &[1], &[0]);
-    Common { sequence, bias, mask, zero }
+    Common { sequence, bias, flat_bias, mask, zero }
 }
 
 /// `[batch, sequence, hidden]` -> `[batch, heads, sequence, head]` (or `[batch, heads, head,
@@ -90,10 +92,17 @@ fn merge_heads(graph: &mut GraphBuilder, context: &str, hidden: usize) -> String
     graph.op("Reshape", &[&transposed, &shape], &[])
 }
 
-fn pool(graph: &mut GraphBuilder, x: &str, common: &Common, pooling: Pooling) -> String {
+/// `[batch, sequence, hidden]` -> `[batch, groups, hidden]`, as `student::pool`.
+fn pool<B: Backend>(
+    graph: &mut GraphBuilder,
+    x: &str,
+    common: &Common,
+    pooling: Pooling,
+    queries: Option<Tensor<B, 2>>,
+) -> String {
     match pooling {
         Pooling::Cls => {
-            let first = graph.int64("cls_index", &[], &[0]);
+            let first = graph.int64("cls_index", &[1], &[0]);
             graph.op("Gather", &[x, &first], &[("axis", Attribute::Int(1))])
         }
         Pooling::Mean => {
@@ -101,18 +110,41 @@ fn pool(graph: &mut GraphBuilder, x: &str, common: &Common, pooling: Pooling) ->
             let mask = graph.op("Unsqueeze", &[&common.mask, &axis], &[]);
             let masked = graph.op("Mul", &[x, &mask], &[]);
             let sequence_axis = graph.int64("sequence_axis", &[1], &[1]);
-            let keep = [("keepdims", Attribute::Int(0))];
+            let keep = [("keepdims", Attribute::Int(1))];
             let sum = graph.op("ReduceSum", &[&masked, &sequence_axis], &keep);
             let count = graph.op("ReduceSum", &[&mask, &sequence_axis], &keep);
             graph.op("Div", &[&sum, &count], &[])
         }
+        Pooling::LabelAttention => {
+            let queries = queries.expect("label attention needs its queries");
+            let [labels, hidden] = queries.dims();
+            let queries = graph.float("label_queries", &[labels, hidden], &values(queries));
+            let tokens = graph.op("Transpose", &[x], &[("perm", Attribute::Ints(vec![0, 2, 1]))]);
+            let scores = graph.op("MatMul", &[&queries, &tokens], &[]);
+            let axis = graph.int64("label_bias_axis", &[1], &[1]);
+            let bias = graph.op("Unsqueeze", &[&common.flat_bias, &axis], &[]);
+            let scores = graph.op("Add", &[&scores, &bias], &[]);
+            let weights = graph.op("Softmax", &[&scores], &[("axis", Attribute::Int(-1))]);
+            graph.op("MatMul", &[&weights, x], &[])
+        }
     }
 }
 
-fn head(graph: &mut GraphBuilder, pooled: &str, classifier: &burn::nn::Linear<impl Backend>) {
+/// Head outputs `[batch, groups, 56]` -> [`OUTPUT`] `[batch, 14, 4]`, as `student::head_logits`.
+fn head(graph: &mut GraphBuilder, pooled: &str, classifier: &burn::nn::Linear<impl Backend>, per_observation: bool) {
     let flat = linear(graph, pooled, "classifier", classifier);
-    let shape = graph.int64("logits_shape", &[3], &[-1, Observation::COUNT as i64, Status::COUNT as i64]);
-    graph.op_named("Reshape", &[&flat, &shape], &[], OUTPUT);
+    let (observations, statuses) = (Observation::COUNT, Status::COUNT);
+    if !per_observation {
+        let shape = graph.int64("logits_shape", &[3], &[-1, observations as i64, statuses as i64]);
+        graph.op_named("Reshape", &[&flat, &shape], &[], OUTPUT);
+        return;
+    }
+    let shape = graph.int64("blocks_shape", &[4], &[-1, observations as i64, observations as i64, statuses as i64]);
+    let blocks = graph.op("Reshape", &[&flat, &shape], &[]);
+    let own = graph.float("own_block_mask", &[observations, observations, 1], &own_blocks());
+    let kept = graph.op("Mul", &[&blocks, &own], &[]);
+    let axis = graph.int64("block_axis", &[1], &[2]);
+    graph.op_named("ReduceSum", &[&kept, &axis], &[("keepdims", Attribute::Int(0))], OUTPUT);
 }
 
 /// Word embeddings plus, when the model has them, absolute positions and token type 0.
@@ -186,8 +218,9 @@ fn write_bert<B: Backend>(graph: &mut GraphBuilder, model: &BertStudent<B>, epsi
         let intermediate = graph.gelu(&intermediate);
         x = dense_residual(graph, &intermediate, &attended, &format!("{name}.output"), &layer.output, epsilon);
     }
-    let pooled = pool(graph, &x, &common, model.pooling());
-    head(graph, &pooled, &model.classifier);
+    let queries = model.label_queries.as_ref().map(|queries| queries.val());
+    let pooled = pool(graph, &x, &common, model.pooling(), queries);
+    head(graph, &pooled, &model.classifier, model.pooling() == Pooling::LabelAttention);
 }
 
 fn write_deberta<B: Backend>(graph: &mut GraphBuilder, model: &DebertaStudent<B>, max_length: usize) {
@@ -257,10 +290,10 @@ fn write_deberta<B: Backend>(graph: &mut GraphBuilder, model: &DebertaStudent<B>
         let intermediate = graph.gelu(&intermediate);
         x = dense_residual(graph, &intermediate, &attended, &format!("{name}.output"), &layer.output, epsilon);
     }
-    let cls = pool(graph, &x, &common, Pooling::Cls);
+    let cls = pool::<B>(graph, &x, &common, Pooling::Cls, None);
     let pooled = linear(graph, &cls, "pooler.dense", &model.pooler.dense);
     let pooled = graph.gelu(&pooled);
-    head(graph, &pooled, &model.classifier);
+    head(graph, &pooled, &model.classifier, false);
 }
 
 #[allow(clippy::too_many_arguments)]

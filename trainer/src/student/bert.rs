@@ -3,9 +3,11 @@
 //! (all-MiniLM-L6-v2 is one).
 #![allow(missing_docs)] // weight-holding fields mirror Hugging Face names; the structs say what they hold
 
+use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
+use cxr_labeler::Observation;
 use serde::{Deserialize, Serialize};
 
 use super::{Pooling, head_logits, mask_bias, pool};
@@ -125,6 +127,8 @@ pub struct BertModel<B: Backend> {
 pub struct BertStudent<B: Backend> {
     pub bert: BertModel<B>,
     pub classifier: Linear<B>,
+    /// `[14, hidden]`: the observations' attention queries (only with label attention).
+    pub label_queries: Option<Param<Tensor<B, 2>>>,
     dropout: Dropout,
     #[module(skip)]
     heads: usize,
@@ -179,6 +183,8 @@ impl<B: Backend> BertStudent<B> {
         BertStudent {
             bert: BertModel { embeddings, encoder: BertEncoder { layer } },
             classifier: LinearConfig::new(hidden, super::OUTPUTS).init(device),
+            label_queries: (pooling == Pooling::LabelAttention)
+                .then(|| Param::from_tensor(Tensor::zeros([Observation::COUNT, hidden], device))),
             dropout: dropout(),
             heads: config.num_attention_heads,
             pooling,
@@ -203,7 +209,8 @@ impl<B: Backend> BertStudent<B> {
         for layer in &self.bert.encoder.layer {
             x = self.layer_forward(layer, x, bias.clone());
         }
-        let pooled = pool(x, mask, self.pooling);
+        let queries = self.label_queries.as_ref().map(Param::val);
+        let pooled = pool(x, mask, self.pooling, queries);
         head_logits(self.classifier.forward(self.dropout.forward(pooled)))
     }
 

@@ -316,7 +316,7 @@ impl<B: Backend> DebertaStudent<B> {
             let intermediate = gelu(layer.intermediate.dense.forward(attended.clone()));
             x = layer.output.forward(intermediate, attended);
         }
-        let cls = pool(x, mask, Pooling::Cls);
+        let cls = pool(x, mask, Pooling::Cls, None);
         let pooled = gelu(self.pooler.dense.forward(self.dropout.forward(cls)));
         head_logits(self.classifier.forward(self.dropout.forward(pooled)))
     }

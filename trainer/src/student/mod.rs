@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::activation::softmax;
 use cxr_labeler::{Observation, Status};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,11 @@ pub enum Pooling {
     Cls,
     /// The mean over the non-padding tokens (what sentence-transformers checkpoints learned).
     Mean,
+    /// Label-wise attention: one learned query per observation attends over the non-padding
+    /// tokens, and each observation's four logits come from its own vector, so a hedge or a
+    /// negation about one finding does not blur the others. The queries start at zero, where
+    /// every observation's vector is the mean.
+    LabelAttention,
 }
 
 /// The architecture and size of a student: everything needed to rebuild it before loading
@@ -141,7 +147,7 @@ pub fn load_checkpoint_weights<B: Backend>(student: &mut Student<B>, dir: &Path)
         .missing
         .iter()
         .map(|(name, _)| name.as_str())
-        .filter(|name| !name.split('.').any(|part| part == "classifier" || part == "pooler"))
+        .filter(|name| !name.split('.').any(|part| matches!(part, "classifier" | "pooler" | "label_queries")))
         .collect();
     if !missing.is_empty() || !result.errors.is_empty() {
         bail!(
@@ -169,21 +175,99 @@ pub fn mask_bias<B: Backend>(mask: Tensor<B, 2>) -> Tensor<B, 4> {
 /// The attention penalty of a padding position (the ONNX export uses the same constant).
 pub const MASK_PENALTY: f64 = 10_000.0;
 
-/// Pools `[batch, sequence, hidden]` into `[batch, hidden]`.
-pub fn pool<B: Backend>(x: Tensor<B, 3>, mask: Tensor<B, 2>, pooling: Pooling) -> Tensor<B, 2> {
+/// Pools `[batch, sequence, hidden]` into `[batch, groups, hidden]`: one group (the first
+/// token, or the masked mean) for `Cls` and `Mean`; one group per observation for
+/// `LabelAttention`, which needs `queries` `[14, hidden]` (the others ignore them).
+///
+/// # Panics
+/// For `LabelAttention` without `queries` (students that use it always own them).
+pub fn pool<B: Backend>(
+    x: Tensor<B, 3>,
+    mask: Tensor<B, 2>,
+    pooling: Pooling,
+    queries: Option<Tensor<B, 2>>,
+) -> Tensor<B, 3> {
     let [batch, sequence, hidden] = x.dims();
     match pooling {
-        Pooling::Cls => x.slice([0..batch, 0..1]).reshape([batch, hidden]),
+        Pooling::Cls => x.slice([0..batch, 0..1]),
         Pooling::Mean => {
             let mask = mask.reshape([batch, sequence, 1]);
-            let sum = (x * mask.clone()).sum_dim(1).reshape([batch, hidden]);
-            sum / mask.sum_dim(1).reshape([batch, 1])
+            let sum = (x * mask.clone()).sum_dim(1);
+            sum / mask.sum_dim(1)
+        }
+        Pooling::LabelAttention => {
+            let queries = queries.expect("label attention needs its queries");
+            let [labels, _] = queries.dims();
+            let scores = queries.reshape([1, labels, hidden]).matmul(x.clone().swap_dims(1, 2));
+            let bias = (mask - 1.0).mul_scalar(MASK_PENALTY).reshape([batch, 1, sequence]);
+            softmax(scores + bias, 2).matmul(x)
         }
     }
 }
 
-/// Reshapes head outputs `[batch, 56]` into `[batch, 14, 4]`.
-pub fn head_logits<B: Backend>(flat: Tensor<B, 2>) -> Tensor<B, 3> {
-    let [batch, _] = flat.dims();
-    flat.reshape([batch, Observation::COUNT, Status::COUNT])
+/// Turns head outputs `[batch, groups, 56]` into logits `[batch, 14, 4]`: one group is
+/// reshaped; with one group per observation, observation `o` keeps its own four outputs from
+/// group `o` (a per-observation head sharing one weight matrix).
+pub fn head_logits<B: Backend>(flat: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [batch, groups, _] = flat.dims();
+    let (observations, statuses) = (Observation::COUNT, Status::COUNT);
+    if groups == 1 {
+        return flat.reshape([batch, observations, statuses]);
+    }
+    let blocks = flat.reshape([batch, observations, observations, statuses]);
+    let own = Tensor::from_data(TensorData::new(own_blocks(), [1, observations, observations, 1]), &blocks.device());
+    (blocks * own).sum_dim(2).reshape([batch, observations, statuses])
+}
+
+/// The 14 x 14 identity, row-major: 1 where a group and an output block are the same
+/// observation (the ONNX export uses the same mask).
+pub fn own_blocks() -> Vec<f32> {
+    let count = Observation::COUNT;
+    (0..count * count).map(|i| if i / count == i % count { 1.0 } else { 0.0 }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+
+    use super::*;
+
+    fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<Flex, D> {
+        Tensor::from_data(TensorData::new(values, shape), &Default::default())
+    }
+
+    fn close(a: Tensor<Flex, 3>, b: Tensor<Flex, 3>) -> bool {
+        let values = |t: Tensor<Flex, 3>| t.into_data().to_vec::<f32>().expect("f32 tensor");
+        let (a, b) = (values(a), values(b));
+        a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5)
+    }
+
+    #[test]
+    fn label_attention_starts_as_the_mean_and_ignores_padding() {
+        // One report of three tokens, the last one padding.
+        let x = tensor((0..6).map(|v| v as f32).collect(), [1, 3, 2]);
+        let mask = tensor(vec![1.0, 1.0, 0.0], [1, 3]);
+        let zero = Tensor::zeros([Observation::COUNT, 2], &Default::default());
+        let attended = pool(x.clone(), mask.clone(), Pooling::LabelAttention, Some(zero));
+        let mean = pool(x.clone(), mask.clone(), Pooling::Mean, None);
+        assert_eq!(attended.dims(), [1, Observation::COUNT, 2]);
+        assert!(close(attended, mean.expand([1, Observation::COUNT as i64, 2])));
+        // A query that prefers the second coordinate looks at the second token, never the pad.
+        let mut queries = vec![0.0; Observation::COUNT * 2];
+        queries[1] = 100.0;
+        let attended = pool(x, mask, Pooling::LabelAttention, Some(tensor(queries, [Observation::COUNT, 2])));
+        let first = attended.slice([0..1, 0..1]);
+        assert!(close(first, tensor(vec![2.0, 3.0], [1, 1, 2])));
+    }
+
+    #[test]
+    fn per_observation_groups_keep_their_own_block() {
+        // Group g's output block b holds 100 * g + b: observation o must get 101 * o.
+        let (count, statuses) = (Observation::COUNT, Status::COUNT);
+        let values = (0..count * count * statuses)
+            .map(|i| (100 * (i / (count * statuses)) + i % (count * statuses) / statuses) as f32);
+        let logits = head_logits(tensor(values.collect(), [1, count, count * statuses]));
+        let expected = (0..count * statuses).map(|i| (101 * (i / statuses)) as f32).collect();
+        assert!(close(logits, tensor(expected, [1, count, statuses])));
+    }
 }
