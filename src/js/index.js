@@ -328,8 +328,8 @@ async function store(cache, { url, bytes }) {
 /**
  * `CoreLabeler.fromBytes`, with a trap of the WebAssembly runtime turned into a `model-load`
  * error: tract panics on some malformed ONNX graphs, and WebAssembly cannot unwind a panic, so
- * it aborts the call. The module stays usable (a later load of a valid model works; what the
- * aborted load had allocated is not freed).
+ * it aborts the call. The module has stayed usable after such a trap in the cases tested (a
+ * later load of a valid model works; what the aborted load had allocated is not freed).
  */
 function loadCore(model, tokenizer, config, options) {
   try {

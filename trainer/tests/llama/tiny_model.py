@@ -9,8 +9,7 @@ contains a capital "F" (e.g. "FINDINGS:"):
     {"labels":{"Fracture":{"confidence":1,"evidence":"F","status":"negative"}}}
 
 The vocabulary is GPT-2 style byte-level BPE, one token per byte (the one merge never applies
-to UTF-8 text) plus BOS/EOS,
-so every string the grammar allows can be spelt.
+to UTF-8 text) plus BOS/EOS, so every string the grammar allows can be spelt.
 
 Usage: python tiny_model.py OUT.gguf   (needs the `gguf` package from PyPI)
 """
