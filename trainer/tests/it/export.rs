@@ -36,7 +36,7 @@ fn max_difference(spec: &StudentSpec, precision: Precision) -> f32 {
     if let Student::Bert(bert) = &mut model
         && let Some(queries) = &mut bert.label_queries
     {
-        // Trained queries, not the zero start (where label attention is the mean).
+        // Random queries stand in for trained ones (at the zero start label attention is the mean).
         *queries = Param::from_tensor(Tensor::random(queries.dims(), Distribution::Normal(0.0, 1.0), &device));
     }
     let tokenizer = tokenizer_json();
