@@ -73,7 +73,7 @@ pub fn validate(content: &str, report: &str) -> Result<TeacherLabels, String> {
             },
         ));
     }
-    let labels = TeacherLabels(labels);
+    let mut labels = TeacherLabels(labels);
     if labels.reports_pathology()
         && labels.0.iter().any(|(o, l)| *o == Observation::NoFinding && l.status == Status::Positive)
     {
@@ -82,7 +82,6 @@ pub fn validate(content: &str, report: &str) -> Result<TeacherLabels, String> {
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
-    let mut labels = labels;
     labels.0.sort_by_key(|(observation, _)| *observation);
     Ok(labels)
 }

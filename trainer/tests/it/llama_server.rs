@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::files_below;
+
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -119,19 +121,12 @@ fn run(server: &LlamaServer, input: &Path, output: &Path, cache: &Path) -> Strin
     stderr
 }
 
+/// Answers in the cache folder (finished entries: the temporary files have no extension).
 fn cached_answers(cache: &Path) -> usize {
-    fn walk(dir: &Path) -> usize {
-        fs_err::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .map(|entry| {
-                    let path = entry.path();
-                    if path.is_dir() { walk(&path) } else { usize::from(path.extension().is_some_and(|e| e == "json")) }
-                })
-                .sum()
-        })
+    if !cache.exists() {
+        return 0;
     }
-    walk(cache)
+    files_below(cache).iter().filter(|path| path.extension().is_some_and(|e| e == "json")).count()
 }
 
 #[test]

@@ -17,6 +17,8 @@ use cxr_trainer::llm::client::{Client, ClientConfig, OutputFormat};
 use cxr_trainer::llm::{Job, failures_path, pseudo_label};
 use serde_json::{Value, json};
 
+use crate::files_below;
+
 /// A scripted OpenAI-compatible server.
 struct Server {
     address: String,
@@ -253,19 +255,10 @@ fn every_fault_is_survived_and_nothing_is_lost_or_reordered() {
     assert_eq!(output_ids(&job.output), expected);
 
     // The API key is sent to the server but written nowhere.
-    for entry in walk(dir.path()) {
+    for entry in files_below(dir.path()) {
         let bytes = fs_err::read(&entry).expect("read");
         assert!(!String::from_utf8_lossy(&bytes).contains("secret-test-key"), "{} holds the key", entry.display());
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs_err::read_dir(dir).expect("list") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
 }
 
 #[test]
@@ -420,7 +413,7 @@ fn kill_9_at_random_points_then_resume_gives_the_uninterrupted_output() {
     let asked = server.total.load(Ordering::SeqCst) - before;
     eprintln!("{kills} kills, {asked} requests for 200 reports");
     assert!(asked <= 200 + 4 * kills, "{asked} requests for 200 reports over {kills} kills");
-    for entry in walk(dir.path()) {
+    for entry in files_below(dir.path()) {
         let bytes = fs_err::read(&entry).expect("read");
         assert!(!String::from_utf8_lossy(&bytes).contains("secret-fault-key"), "{} holds the key", entry.display());
     }
